@@ -1,0 +1,1 @@
+"""Offline multilingual corpus builder (GNOME help text, espeak-ng speech, gflanguages)."""

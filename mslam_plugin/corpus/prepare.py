@@ -1,0 +1,191 @@
+"""Offline multilingual corpus builder, one sub-command per stage of
+``examples/tiny/prepare.sh``:
+
+  units      multi-way (X, English) units from GNOME help, split train/dev/test
+  synth      espeak-ng speech for every unit, 16 kHz mono FLAC
+  text       unlabeled text in 100+ languages (GNOME help + gflanguages)
+  manifests  speech-only, paired, ST, MT manifests + SentencePiece + config_st.yaml
+  vocab      the character vocabulary (fairseq Dictionary) with per-language coverage
+  report     validate every manifest and write corpus_stats.json
+
+Every stage is deterministic given ``--seed`` and reads only what earlier stages wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+from ..data import manifest as mf
+from . import synthesis, text_corpus, units
+from .gnome_help import DEFAULT_ROOT, LICENSE
+from .st_data import write_st_config, write_task_manifests
+
+logger = logging.getLogger("mslam_plugin.corpus")
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def write_tsv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write("\t".join(columns) + "\n")
+        for row in rows:
+            f.write("\t".join(str(row[c]) for c in columns) + "\n")
+    tmp.replace(path)
+
+
+def stage_units(args) -> None:
+    sizes = {"train": args.train_units, "dev": args.dev_units, "test": args.test_units}
+    rows, _ = units.extract_units(args.help_root, args.langs, sizes, args.seed)
+    write_tsv(args.out / "units.tsv", units.UNIT_COLUMNS, rows)
+    n = len({r["uid"] for r in rows})
+    logger.info("units: %d multi-way units x %d languages -> %s", n, len(args.langs),
+                args.out / "units.tsv")
+
+
+def _speaker(seed: int, uid: str, lang: str, variants: list[str]) -> str:
+    h = int(hashlib.sha1(f"{seed}\t{uid}\t{lang}".encode()).hexdigest()[:8], 16)
+    return synthesis.espeak_voice(lang, variants[h % len(variants)])
+
+
+def stage_synth(args) -> None:
+    rows = read_tsv(args.out / "units.tsv")
+    jobs, done = [], []
+    for r in rows:
+        rel = f"audio/{r['lang']}/{r['uid']}.flac"
+        voice = _speaker(args.seed, r["uid"], r["lang"], args.variants)
+        done.append({"id": f"{r['uid']}_{r['lang']}", "audio": rel, "speaker": voice})
+        if not (args.out / rel).exists():  # resumable: finished files are kept
+            jobs.append((r["text"], voice, str(args.out / rel), args.speed))
+    synthesis.require_espeak()
+    start, every = time.time(), max(1, len(jobs) // 10)
+    with Pool(args.workers) as pool:
+        for i, _ in enumerate(pool.imap_unordered(synthesis.synthesize_job, jobs, 8), 1):
+            if i % every == 0 or i == len(jobs):
+                logger.info("synth: %d/%d utterances (%.0f s)", i, len(jobs),
+                            time.time() - start)
+    for row in done:
+        row["n_samples"] = mf.sf.info(str(args.out / row["audio"])).frames
+    write_tsv(args.out / "audio.tsv", ("id", "audio", "n_samples", "speaker"), done)
+    hours = sum(r["n_samples"] for r in done) / synthesis.SAMPLE_RATE / 3600
+    logger.info("synth: %d utterances, %.2f h of audio (%d newly synthesised)",
+                len(done), hours, len(jobs))
+
+
+def stage_text(args) -> None:
+    held_out = {r["en"] for r in read_tsv(args.out / "units.tsv") if r["split"] != "train"}
+    rows = [(lang, text, "gnome-user-docs (" + LICENSE + ")")
+            for lang, text in text_corpus.gnome_text(args.help_root, held_out)]
+    rows += [(lang, text, text_corpus.GFL_SOURCE) for lang, text in
+             text_corpus.gflanguages_text()]
+    source = {(lang, text): src for lang, text, src in rows}
+    splits = text_corpus.split_text([(lang, text) for lang, text, _ in rows], args.seed)
+    for split, items in splits.items():
+        out = [{"id": f"text{i:07d}", "text": t, "lang": lang, "source": source[(lang, t)]}
+               for i, (lang, t) in enumerate(items)]
+        mf.write_manifest(args.out / f"text_{split}.tsv", "text", out)
+    logger.info("text: %d lines in %d languages (train %d, dev %d)",
+                sum(len(v) for v in splits.values()),
+                len({lang for lang, _ in splits["train"]}), len(splits["train"]),
+                len(splits["dev"]))
+
+
+def stage_manifests(args) -> None:
+    audio = {r["id"]: r for r in read_tsv(args.out / "audio.tsv")}
+    written = write_task_manifests(args.out, read_tsv(args.out / "units.tsv"), audio)
+    write_st_config(args.out, args.seed)
+    logger.info("manifests: %s", ", ".join(f"{k} {v}" for k, v in written.items()))
+
+
+def stage_vocab(args) -> None:
+    from ..data.char_vocab import build_char_vocab
+
+    texts: dict[str, list[str]] = {}
+    for row in mf.read_manifest(args.out / "text_train.tsv", "text").rows:
+        texts.setdefault(row["lang"], []).append(row["text"])
+    for row in mf.read_manifest(args.out / "paired_train.tsv", "paired",
+                                check_audio_files=False).rows:
+        texts.setdefault(row["src_lang"], []).append(row["tgt_text"])
+    vocab = build_char_vocab(texts, args.vocab_size, args.vocab_temperature)
+    vocab.save(args.out / "dict.char.txt")
+    vocab.save_coverage(args.out / "vocab_coverage.tsv")
+    low = sorted(vocab.coverage.items(), key=lambda kv: kv[1])[:3]
+    logger.info("vocab: %d characters over %d languages; lowest coverage %s -> %s",
+                len(vocab.symbols), len(texts),
+                ", ".join(f"{lang} {c:.3f}" for lang, c in low), args.out / "dict.char.txt")
+    paired = sorted({r["lang"] for r in read_tsv(args.out / "units.tsv")})
+    logger.info("vocab coverage of the speech languages: %s",
+                ", ".join(f"{lang} {vocab.coverage[lang]:.4f}" for lang in paired))
+
+
+def stage_report(args) -> None:
+    stats: dict = {"manifests": {}}
+    for path in sorted(args.out.glob("*_*.tsv")):
+        kind = path.stem.split("_")[0]
+        if kind not in mf.COLUMNS:
+            continue
+        m = mf.read_manifest(path, kind)
+        entry = {"rows": len(m.rows)}
+        lang_col = "lang" if kind in ("speech", "text") else "src_lang"
+        entry["languages"] = len({r[lang_col] for r in m.rows})
+        if "n_frames" in mf.COLUMNS[kind]:
+            entry["hours"] = round(sum(int(r["n_frames"]) for r in m.rows) / 360000, 3)
+        stats["manifests"][path.name] = entry
+    (args.out / "corpus_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+    for name, entry in stats["manifests"].items():
+        logger.info("report: %-22s %s", name, entry)
+
+
+STAGES = {"units": stage_units, "synth": stage_synth, "text": stage_text,
+          "manifests": stage_manifests, "vocab": stage_vocab, "report": stage_report}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=list(STAGES))
+    p.add_argument("--out", type=Path, required=True, help="corpus directory")
+    p.add_argument("--help-root", type=Path, default=DEFAULT_ROOT)
+    p.add_argument("--langs", default=",".join(units.DEFAULT_LANGS),
+                   help="comma-separated; any of: " + ",".join(units.ALL_LANGS))
+    p.add_argument("--train-units", type=int, default=200)
+    p.add_argument("--dev-units", type=int, default=25)
+    p.add_argument("--test-units", type=int, default=25)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--variants", default=",".join(synthesis.DEFAULT_VARIANTS),
+                   help="espeak-ng voice variants used as speakers ('' = default voice)")
+    p.add_argument("--speed", type=int, default=160, help="espeak-ng words per minute")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--vocab-size", type=int, default=4096)
+    p.add_argument("--vocab-temperature", type=float, default=3.0)
+    args = p.parse_args(argv)
+    args.langs = [x for x in args.langs.split(",") if x]
+    unknown = [x for x in args.langs if x not in units.ALL_LANGS]
+    if unknown:
+        p.error(f"--langs: no espeak-ng voice / help translation set up for {unknown}")
+    args.variants = args.variants.split(",")
+    return args
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stdout)
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    STAGES[args.stage](args)
+
+
+if __name__ == "__main__":
+    main()

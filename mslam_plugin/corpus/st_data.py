@@ -1,0 +1,84 @@
+"""Task manifests of the offline corpus, in fairseq speech_to_text conventions.
+
+One multi-way unit gives a row in each of: speech-only (masked speech modelling),
+paired speech + transcript (TLM, CTC, ASR), X->En speech translation and X->En text
+translation. The ST directory also gets a SentencePiece model of the English targets
+and the ``config_st.yaml`` that fairseq's speech_to_text task reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..data import manifest as mf
+
+SPM_PREFIX = "spm_unigram_en"
+SPM_VOCAB_SIZE = 1000
+
+
+def task_rows(unit: dict[str, str], audio: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The row of each manifest kind that one (unit, language) gives."""
+    n_frames = str(mf.num_fbank_frames(int(audio["n_samples"])))
+    common = {"id": audio["id"], "audio": audio["audio"], "n_frames": n_frames,
+              "speaker": audio["speaker"]}
+    lang, text, en = unit["lang"], unit["text"], unit["en"]
+    return {
+        "speech": {**common, "lang": lang},
+        "paired": {**common, "tgt_text": text, "src_lang": lang},
+        "st": {**common, "tgt_text": en, "src_text": text, "src_lang": lang, "tgt_lang": "en"},
+        "mt": {"id": audio["id"], "src_text": text, "tgt_text": en, "src_lang": lang,
+               "tgt_lang": "en"},
+    }
+
+
+def write_task_manifests(out: Path, units: list[dict[str, str]],
+                         audio: dict[str, dict[str, str]]) -> dict[str, int]:
+    """Write {speech,paired,st,mt}_{split}.tsv; returns rows written per file."""
+    by_file: dict[str, list[dict[str, str]]] = {}
+    for unit in units:
+        rows = task_rows(unit, audio[f"{unit['uid']}_{unit['lang']}"])
+        for kind, row in rows.items():
+            if kind == "speech" and unit["split"] == "test":
+                continue  # unlabeled speech never includes evaluation audio
+            by_file.setdefault(f"{kind}_{unit['split']}", []).append(row)
+    for name, rows in by_file.items():
+        mf.write_manifest(out / f"{name}.tsv", name.split("_")[0], rows)
+    return {name: len(rows) for name, rows in sorted(by_file.items())}
+
+
+def train_target_spm(out: Path, seed: int, vocab_size: int = SPM_VOCAB_SIZE) -> None:
+    """Unigram SentencePiece over the English ST training targets, plus its fairseq dict."""
+    import sentencepiece as spm
+
+    targets = sorted({r["tgt_text"] for r in
+                      mf.read_manifest(out / "st_train.tsv", "st", check_audio_files=False).rows})
+    text_file = out / f"{SPM_PREFIX}.input.txt"
+    text_file.write_text("\n".join(targets) + "\n", encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(text_file), model_prefix=str(out / SPM_PREFIX), vocab_size=vocab_size,
+        hard_vocab_limit=False, model_type="unigram", character_coverage=1.0,
+        unk_id=3, bos_id=0, eos_id=2, pad_id=1, num_threads=1,
+        minloglevel=2)
+    text_file.unlink()
+    pieces = [line.split("\t")[0] for line in
+              (out / f"{SPM_PREFIX}.vocab").read_text(encoding="utf-8").splitlines()]
+    specials = {"<s>", "<pad>", "</s>", "<unk>"}
+    (out / f"{SPM_PREFIX}.txt").write_text(
+        "".join(f"{p} 1\n" for p in pieces if p not in specials), encoding="utf-8")
+
+
+def write_st_config(out: Path, seed: int) -> None:
+    """config_st.yaml for fairseq's speech_to_text task (audio paths relative to ``out``)."""
+    train_target_spm(out, seed)
+    (out / "config_st.yaml").write_text(
+        f"audio_root: {out.resolve()}\n"
+        "bpe_tokenizer:\n"
+        "  bpe: sentencepiece\n"
+        f"  sentencepiece_model: {(out / SPM_PREFIX).resolve()}.model\n"
+        f"vocab_filename: {SPM_PREFIX}.txt\n"
+        "input_channels: 1\n"
+        "input_feat_per_channel: 80\n"
+        "use_audio_input: false\n"
+        "transforms:\n"
+        "  '*':\n"
+        "  - utterance_cmvn\n", encoding="utf-8")

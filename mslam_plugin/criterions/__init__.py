@@ -1,0 +1,1 @@
+"""Registered fairseq criterions of mslam-plugin (imported for registration)."""

@@ -1,0 +1,1 @@
+"""Registered fairseq models of mslam-plugin (imported for registration)."""

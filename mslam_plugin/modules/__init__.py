@@ -1,0 +1,1 @@
+"""Plain nn.Modules of mSLAM: no fairseq registry in here."""

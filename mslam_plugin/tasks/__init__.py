@@ -1,0 +1,1 @@
+"""Registered fairseq tasks of mslam-plugin (imported for registration)."""
