@@ -1,0 +1,94 @@
+"""The offline corpus builder on a tiny subset: 2 languages x 5 multi-way sentences."""
+
+import json
+import shutil
+
+import soundfile as sf
+
+from conftest import run_prepare
+from mslam_plugin.data.char_vocab import BLANK, MASK, load_char_dictionary
+from mslam_plugin.data.manifest import COLUMNS, num_fbank_frames, read_manifest
+
+
+def _rows(corpus, name):
+    return read_manifest(corpus / f"{name}.tsv", name.split("_")[0]).rows
+
+
+def test_every_manifest_is_written_and_valid(tiny_corpus):
+    for kind, splits in {"speech": ("train", "dev"), "text": ("train", "dev"),
+                         "paired": ("train", "dev", "test"), "st": ("train", "dev", "test"),
+                         "mt": ("train", "dev", "test")}.items():
+        for split in splits:
+            header = (tiny_corpus / f"{kind}_{split}.tsv").open().readline().rstrip("\n")
+            assert tuple(header.split("\t")) == COLUMNS[kind]
+            assert _rows(tiny_corpus, f"{kind}_{split}")
+    assert len(_rows(tiny_corpus, "st_train")) == 2 * 3
+    assert {r["src_lang"] for r in _rows(tiny_corpus, "st_test")} == {"de", "ko"}
+    assert not (tiny_corpus / "speech_test.tsv").exists()  # no evaluation audio unlabeled
+
+
+def test_no_english_sentence_shared_across_splits(tiny_corpus):
+    english = {s: {r["tgt_text"] for r in _rows(tiny_corpus, f"st_{s}")}
+               for s in ("train", "dev", "test")}
+    assert not english["train"] & english["dev"]
+    assert not english["train"] & english["test"]
+    assert not english["dev"] & english["test"]
+    held_out = {r["tgt_text"] for s in ("dev", "test") for r in _rows(tiny_corpus, f"paired_{s}")}
+    text_train = {r["text"] for r in _rows(tiny_corpus, "text_train")}
+    assert not held_out & text_train  # evaluation transcripts never reach pre-training
+
+
+def test_audio_is_16k_mono_flac_and_n_frames_match(tiny_corpus):
+    for row in _rows(tiny_corpus, "paired_train"):
+        info = sf.info(str(tiny_corpus / row["audio"]))
+        assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
+        assert int(row["n_frames"]) == num_fbank_frames(info.frames) > 50
+        assert row["speaker"].split("+")[0] == {"de": "de", "ko": "ko"}[row["src_lang"]]
+
+
+def test_text_side_covers_100_languages_and_vocab_is_usable(tiny_corpus):
+    langs = {r["lang"] for r in _rows(tiny_corpus, "text_train")}
+    assert len(langs) >= 100 and {"de", "ko", "en"} <= langs
+    d = load_char_dictionary(tiny_corpus / "dict.char.txt")
+    assert len(d) == 4 + 2 + 4096 and d.index(MASK) == 4 and d.index(BLANK) == 5
+    coverage = dict(line.split("\t")[::2] for line in
+                    (tiny_corpus / "vocab_coverage.tsv").read_text().splitlines()[1:])
+    assert float(coverage["de"]) > 0.999 and float(coverage["ko"]) > 0.99
+    stats = json.loads((tiny_corpus / "corpus_stats.json").read_text())
+    assert stats["manifests"]["paired_train.tsv"]["rows"] == 6
+
+
+def test_st_config_points_at_a_working_sentencepiece_model(tiny_corpus):
+    import sentencepiece as spm
+    import yaml
+
+    cfg = yaml.safe_load((tiny_corpus / "config_st.yaml").read_text())
+    sp = spm.SentencePieceProcessor(model_file=cfg["bpe_tokenizer"]["sentencepiece_model"])
+    target = _rows(tiny_corpus, "st_train")[0]["tgt_text"]
+    assert sp.decode(sp.encode(target)) == target
+    assert (tiny_corpus / cfg["vocab_filename"]).is_file()
+    assert cfg["input_feat_per_channel"] == 80
+
+
+def test_rerun_resumes_and_resynthesises_only_what_is_missing(tiny_corpus, tmp_path):
+    corpus = tmp_path / "copy"
+    shutil.copytree(tiny_corpus, corpus)
+    victim = corpus / _rows(tiny_corpus, "paired_dev")[0]["audio"]
+    victim.unlink()
+    (corpus / ".done.synth").unlink()
+    log = run_prepare(corpus)
+    assert "(1 newly synthesised)" in log
+    assert "stage 1 (units): done already" in log and "stage 3 (text): done already" in log
+    assert sf.info(str(victim)).frames > 0
+
+
+def test_build_is_deterministic_given_the_seed(tiny_corpus, tmp_path):
+    again = tmp_path / "again"
+    run_prepare(again)
+    for name in ("units.tsv", "paired_train.tsv", "st_test.tsv", "text_train.tsv",
+                 "dict.char.txt", "spm_unigram_en.txt"):
+        assert (again / name).read_bytes() == (tiny_corpus / name).read_bytes(), name
+    row = _rows(tiny_corpus, "paired_train")[0]
+    a, _ = sf.read(str(tiny_corpus / row["audio"]))
+    b, _ = sf.read(str(again / row["audio"]))
+    assert (a == b).all()
