@@ -27,7 +27,7 @@ UNSPEAKABLE_TAGS = {"key", "keyseq", "cmd", "code", "file", "input", "output", "
                     "var", "screen", "media", "math"}
 UNSPEAKABLE_CHARS = re.compile(r"[+/\\<>@#{}\[\]=_|~^*`$%&]")
 DEFAULT_ROOT = Path("/usr/share/help")
-LICENSE = "CC-BY-SA-3.0 (GNOME Documentation Project, gnome-user-docs)"
+SOURCE = "gnome-user-docs (CC-BY-SA-3.0, GNOME Documentation Project)"
 
 # Language codes whose help directory is not the code with '-' -> '_' (pt-BR -> pt_BR).
 HELP_DIRS = {"sr-Latn": "sr@latin"}

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from ..data import manifest as mf
 from . import synthesis, text_corpus, units
-from .gnome_help import DEFAULT_ROOT, LICENSE
+from .gnome_help import DEFAULT_ROOT
+from .gnome_help import SOURCE as GNOME_SOURCE
 from .st_data import write_st_config, write_task_manifests
 
 logger = logging.getLogger("mslam_plugin.corpus")
@@ -86,7 +87,7 @@ def stage_synth(args) -> None:
 
 def stage_text(args) -> None:
     held_out = {r["en"] for r in read_tsv(args.out / "units.tsv") if r["split"] != "train"}
-    rows = [(lang, text, "gnome-user-docs (" + LICENSE + ")")
+    rows = [(lang, text, GNOME_SOURCE)
             for lang, text in text_corpus.gnome_text(args.help_root, held_out)]
     rows += [(lang, text, text_corpus.GFL_SOURCE) for lang, text in
              text_corpus.gflanguages_text()]
@@ -110,20 +111,13 @@ def stage_manifests(args) -> None:
 
 
 def stage_vocab(args) -> None:
-    from ..data.char_vocab import build_char_vocab
+    from ..data.tools import write_vocab
 
-    texts: dict[str, list[str]] = {}
-    for row in mf.read_manifest(args.out / "text_train.tsv", "text").rows:
-        texts.setdefault(row["lang"], []).append(row["text"])
-    for row in mf.read_manifest(args.out / "paired_train.tsv", "paired",
-                                check_audio_files=False).rows:
-        texts.setdefault(row["src_lang"], []).append(row["tgt_text"])
-    vocab = build_char_vocab(texts, args.vocab_size, args.vocab_temperature)
-    vocab.save(args.out / "dict.char.txt")
-    vocab.save_coverage(args.out / "vocab_coverage.tsv")
+    vocab = write_vocab([args.out / "text_train.tsv", args.out / "paired_train.tsv"],
+                        args.out / "dict.char.txt", args.vocab_size, args.vocab_temperature)
     low = sorted(vocab.coverage.items(), key=lambda kv: kv[1])[:3]
     logger.info("vocab: %d characters over %d languages; lowest coverage %s -> %s",
-                len(vocab.symbols), len(texts),
+                len(vocab.symbols), len(vocab.coverage),
                 ", ".join(f"{lang} {c:.3f}" for lang, c in low), args.out / "dict.char.txt")
     paired = sorted({r["lang"] for r in read_tsv(args.out / "units.tsv")})
     logger.info("vocab coverage of the speech languages: %s",
@@ -143,9 +137,20 @@ def stage_report(args) -> None:
         if "n_frames" in mf.COLUMNS[kind]:
             entry["hours"] = round(sum(int(r["n_frames"]) for r in m.rows) / 360000, 3)
         stats["manifests"][path.name] = entry
+    m = stats["manifests"]
+    speech = [m[f"paired_{s}.tsv"] for s in units.SPLITS if f"paired_{s}.tsv" in m]
+    stats["total"] = {"utterances": sum(e["rows"] for e in speech),
+                      "hours": round(sum(e["hours"] for e in speech), 2),
+                      "speech_languages": max((e["languages"] for e in speech), default=0),
+                      "text_lines": m.get("text_train.tsv", {}).get("rows", 0),
+                      "text_languages": m.get("text_train.tsv", {}).get("languages", 0)}
     (args.out / "corpus_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
-    for name, entry in stats["manifests"].items():
+    for name, entry in m.items():
         logger.info("report: %-22s %s", name, entry)
+    t = stats["total"]
+    logger.info("corpus: %d utterances, %.2f h of speech in %d languages; %d text lines in "
+                "%d languages -> %s", t["utterances"], t["hours"], t["speech_languages"],
+                t["text_lines"], t["text_languages"], args.out)
 
 
 STAGES = {"units": stage_units, "synth": stage_synth, "text": stage_text,
@@ -181,7 +186,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stdout)
+                        datefmt="%H:%M:%S", stream=sys.stdout, force=True)
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     STAGES[args.stage](args)

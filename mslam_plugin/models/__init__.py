@@ -1,1 +1,3 @@
 """Registered fairseq models of mslam-plugin (imported for registration)."""
+
+from . import mslam  # noqa: F401,E402

@@ -1,0 +1,193 @@
+"""The mSLAM encoder (Bapna et al., 2022, section 3.1) registered as fairseq model ``mslam``.
+
+speech: fbank -> front-end (4x) -> speech encoder (N conformer layers: contrastive
+vectors) -> multimodal encoder (M layers: context vectors); text: characters ->
+embedding + sinusoidal positions + LN -> the same multimodal encoder; paired: speech-
+encoder output and text embeddings concatenated along time -> multimodal encoder.
+Heads: w2v-BERT quantizer (wav2vec 2.0's Gumbel-softmax quantizer with one group of
+1024 codes, as w2v-BERT uses), contrastive projections, masked code prediction, text
+MLM and CTC (characters + blank) on the multimodal output.
+"""
+
+
+from dataclasses import dataclass, field
+from typing import Tuple
+
+import torch
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
+from fairseq.modules import GumbelVectorQuantizer
+from fairseq.utils import safe_getattr
+from torch import nn
+
+from ..modules.conformer import MSLAMConformerStack
+from ..modules.packing import pack_pair
+from ..modules.speech_frontend import MSLAMConvSubsampler, MSLAMFrameStacker
+from ..modules.text_embedding import MSLAMTextEmbedding
+from .outputs import MSLAMPairedOutput, MSLAMQuantized, MSLAMSpeechOutput, MSLAMTextOutput
+
+
+@dataclass
+class MSLAMConfig(FairseqDataclass):
+    encoder_embed_dim: int = field(default=1024, metadata={"help": "model dim D"})
+    encoder_ffn_embed_dim: int = field(default=4096, metadata={"help": "conformer FFN dim"})
+    encoder_attention_heads: int = field(default=8, metadata={"help": "attention heads"})
+    speech_encoder_layers: int = field(default=8, metadata={"help": "N: speech-only layers"})
+    multimodal_encoder_layers: int = field(default=16, metadata={"help": "M: shared layers"})
+    conv_kernel_size: int = field(default=5, metadata={"help": "depthwise kernel (5 mSLAM, 31 w2v-BERT 2.0)"})
+    conv_norm: ChoiceEnum(["group", "layer"]) = field(default="group", metadata={"help": "norm in the conv module"})
+    conv_norm_groups: int = field(default=32, metadata={"help": "groups of the group norm (unconfirmed in the paper)"})
+    pos_scheme: ChoiceEnum(["rotary", "shaw", "none"]) = field(default="rotary", metadata={"help": "relative positions in attention"})
+    speech_frontend: ChoiceEnum(["conv", "stack"]) = field(default="conv", metadata={"help": "conv: 2x Conv2d stride 2; stack: 2 frames + LN + linear"})
+    speech_conv_channels: int = field(default=128, metadata={"help": "channels of the conv front-end (unconfirmed)"})
+    input_feat_per_channel: int = field(default=80, metadata={"help": "fbank bins"})
+    input_channels: int = field(default=1, metadata={"help": "audio channels (speech_to_text sets it)"})
+    dropout: float = field(default=0.1, metadata={"help": "residual dropout"})
+    attention_dropout: float = field(default=0.1, metadata={"help": "attention dropout"})
+    text_max_positions: int = field(default=1024, metadata={"help": "sinusoid table size"})
+    codebook_size: int = field(default=1024, metadata={"help": "w2v-BERT codebook entries"})
+    codebook_dim: int = field(default=1024, metadata={"help": "w2v-BERT code vector dim"})
+    quantizer_temp: Tuple[float, float, float] = field(default=(2.0, 0.5, 0.999995), metadata={"help": "Gumbel temperature (start, end, decay per update)"})
+    contrastive_dim: int = field(default=768, metadata={"help": "dim of the contrastive comparison space"})
+    checkpoint_activations: bool = field(default=False, metadata={"help": "recompute each conformer layer in backward"})
+    text_vocab_size: int = field(default=0, metadata={"help": "character vocab size when the task has no dictionary"})
+
+
+@register_model("mslam", dataclass=MSLAMConfig)
+class MSLAMModel(BaseFairseqModel):
+    """Typed forward per input kind: :meth:`forward_speech`, :meth:`forward_text`,
+    :meth:`forward_paired`; heads are applied by the criterion to the positions it needs."""
+
+    def __init__(self, cfg: MSLAMConfig, vocab_size: int, padding_idx: int):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.encoder_embed_dim
+        if cfg.speech_frontend == "conv":
+            self.frontend = MSLAMConvSubsampler(cfg.input_feat_per_channel,
+                                                cfg.speech_conv_channels, d)
+        else:
+            self.frontend = MSLAMFrameStacker(cfg.input_feat_per_channel, 2, d)
+        self.mask_embedding = nn.Parameter(torch.empty(d).uniform_())
+        block = dict(dim=d, ffn_dim=cfg.encoder_ffn_embed_dim, heads=cfg.encoder_attention_heads,
+                     conv_kernel_size=cfg.conv_kernel_size, dropout=cfg.dropout,
+                     attention_dropout=cfg.attention_dropout, pos=cfg.pos_scheme,
+                     conv_norm=cfg.conv_norm, conv_norm_groups=cfg.conv_norm_groups,
+                     checkpoint_activations=cfg.checkpoint_activations)
+        self.speech_encoder = MSLAMConformerStack(cfg.speech_encoder_layers, **block)
+        self.multimodal_encoder = MSLAMConformerStack(cfg.multimodal_encoder_layers, **block)
+        self.text_embedding = MSLAMTextEmbedding(vocab_size, d, padding_idx,
+                                                 cfg.text_max_positions, cfg.dropout)
+        self.quantizer = GumbelVectorQuantizer(
+            dim=d, num_vars=cfg.codebook_size, temp=tuple(cfg.quantizer_temp), groups=1,
+            combine_groups=False, vq_dim=cfg.codebook_dim, time_first=True)
+        self.contrastive_proj = nn.Linear(d, cfg.contrastive_dim)
+        self.quantized_proj = nn.Linear(cfg.codebook_dim, cfg.contrastive_dim)
+        self.code_head = nn.Linear(d, cfg.codebook_size)
+        self.text_head = nn.Linear(d, vocab_size)
+        self.ctc_head = nn.Linear(d, vocab_size)
+
+    @classmethod
+    def build_model(cls, cfg: MSLAMConfig, task):
+        dictionary = getattr(task, "source_dictionary", None) or getattr(task, "dictionary", None)
+        if dictionary is not None:
+            return cls(cfg, len(dictionary), dictionary.pad())
+        if cfg.text_vocab_size <= 0:
+            raise ValueError("`text_vocab_size` must be set when the task has no "
+                             f"dictionary, but is {cfg.text_vocab_size} instead.")
+        return cls(cfg, cfg.text_vocab_size, 1)
+
+    def set_num_updates(self, num_updates):
+        super().set_num_updates(num_updates)
+        self.quantizer.set_num_updates(num_updates)
+
+    def quantize(self, features: torch.Tensor, padding_mask: torch.Tensor) -> MSLAMQuantized:
+        """Quantize the valid frames of ``features`` (B, T, D) only, so padding never
+        enters the codebook statistics."""
+        valid = ~padding_mask
+        out = self.quantizer(features[valid][None], produce_targets=True)
+        quantized = features.new_zeros(*features.shape[:2], self.cfg.codebook_dim)
+        quantized[valid] = out["x"][0].to(quantized.dtype)
+        code_ids = torch.full(features.shape[:2], -1, dtype=torch.long, device=features.device)
+        code_ids[valid] = out["targets"][0, :, 0]
+        return MSLAMQuantized(quantized, code_ids, out["code_perplexity"],
+                              out["prob_perplexity"], out["num_vars"], out["temp"])
+
+    def encode_speech(self, fbank, fbank_padding_mask, mask=None):
+        """Front-end and speech encoder; masked frames get the learned mask embedding."""
+        features, padding_mask = self.frontend(fbank, fbank_padding_mask)
+        x = features
+        if mask is not None:
+            assert mask.shape == padding_mask.shape, (
+                f"mask must be (B, T') = {tuple(padding_mask.shape)}, got {tuple(mask.shape)}")
+            x = torch.where(mask[..., None], self.mask_embedding.to(x.dtype), x)
+        return features, padding_mask, self.speech_encoder(x, padding_mask)
+
+    def forward_speech(self, fbank, fbank_padding_mask, mask=None, quantize=True
+                       ) -> MSLAMSpeechOutput:
+        """``fbank`` (B, T, F), ``fbank_padding_mask`` (B, T); ``mask`` (B, T') marks
+        subsampled frames to mask (T' = frames after the front-end)."""
+        features, padding_mask, contrastive = self.encode_speech(fbank, fbank_padding_mask, mask)
+        context = self.multimodal_encoder(contrastive, padding_mask)
+        quantized = self.quantize(features, padding_mask) if quantize else None
+        return MSLAMSpeechOutput(features, padding_mask, mask, contrastive, context, quantized)
+
+    def forward_text(self, tokens) -> MSLAMTextOutput:
+        """``tokens`` (B, U) character ids right-padded with the dictionary's pad."""
+        x, padding_mask = self.text_embedding(tokens)
+        return MSLAMTextOutput(self.multimodal_encoder(x, padding_mask), padding_mask)
+
+    def forward_paired(self, fbank, fbank_padding_mask, tokens, mask=None, quantize=True
+                       ) -> MSLAMPairedOutput:
+        """Speech + transcript (TLM / CTC): the speech encoder output and the text
+        embeddings, packed per item along time, share one multimodal-encoder pass."""
+        features, padding_mask, contrastive = self.encode_speech(fbank, fbank_padding_mask, mask)
+        text, text_padding_mask = self.text_embedding(tokens)
+        packed = pack_pair(contrastive, padding_mask, text, text_padding_mask)
+        speech_ctx, text_ctx = packed.split(self.multimodal_encoder(packed.x, packed.padding_mask))
+        quantized = self.quantize(features, padding_mask) if quantize else None
+        speech = MSLAMSpeechOutput(features, padding_mask, mask, contrastive, speech_ctx, quantized)
+        return MSLAMPairedOutput(speech, MSLAMTextOutput(text_ctx, text_padding_mask))
+
+    def forward(self, fbank=None, fbank_padding_mask=None, tokens=None, mask=None,
+                quantize=True):
+        """Dispatch on the inputs given: speech, text, or both (paired)."""
+        if fbank is not None and tokens is not None:
+            return self.forward_paired(fbank, fbank_padding_mask, tokens, mask, quantize)
+        if fbank is not None:
+            return self.forward_speech(fbank, fbank_padding_mask, mask, quantize)
+        if tokens is not None:
+            return self.forward_text(tokens)
+        raise ValueError("mslam forward needs fbank, tokens or both")
+
+
+def _defaults(args, **values):
+    for name, value in values.items():
+        setattr(args, name, safe_getattr(args, name, value))
+
+
+@register_model_architecture("mslam", "mslam_tiny")
+def mslam_tiny(args):
+    """A few million parameters: tests and the CPU demo."""
+    _defaults(args, encoder_embed_dim=144, encoder_ffn_embed_dim=576, encoder_attention_heads=4,
+              speech_encoder_layers=2, multimodal_encoder_layers=4, conv_norm_groups=16,
+              speech_conv_channels=32, codebook_size=1024, codebook_dim=64, contrastive_dim=64)
+    mslam_base(args)
+
+
+@register_model_architecture("mslam", "mslam_base")
+def mslam_base(args):
+    """The paper's 0.6B model: D 1024, FFN 4096, 8 heads, 8 speech + 16 multimodal layers."""
+    _defaults(args, encoder_embed_dim=1024, encoder_ffn_embed_dim=4096, encoder_attention_heads=8,
+              speech_encoder_layers=8, multimodal_encoder_layers=16, conv_kernel_size=5,
+              conv_norm="group", conv_norm_groups=32, codebook_size=1024, codebook_dim=1024,
+              contrastive_dim=768)
+
+
+@register_model_architecture("mslam", "mslam_large")
+def mslam_large(args):
+    """The paper's 2B model: D 1408, FFN 4x D, 8 speech + 32 multimodal layers; 16 heads
+    (the paper does not state the head count; 1408 / 16 = 88 dims a head)."""
+    _defaults(args, encoder_embed_dim=1408, encoder_ffn_embed_dim=5632,
+              encoder_attention_heads=16, speech_encoder_layers=8,
+              multimodal_encoder_layers=32)
+    mslam_base(args)

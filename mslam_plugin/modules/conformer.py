@@ -1,0 +1,125 @@
+"""Conformer block and stack (Gulati et al., 2020) as mSLAM uses them (section 3.1):
+half FFN, self-attention, convolution module, half FFN, final layer norm. mSLAM replaces
+the convolution module's batch norm by group norm; ``conv_norm="layer"`` gives the
+w2v-BERT 2.0 variant. Padding is respected everywhere: padded frames are zeroed before
+the depthwise convolution and excluded from the group-norm statistics, so a sequence's
+output does not depend on how much padding its batch adds.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from fairseq.modules import LayerNorm
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from .attention import MSLAMSelfAttention
+
+
+class MSLAMFeedForward(nn.Module):
+    """Pre-norm FFN: LN -> Linear(D, F) -> Swish -> dropout -> Linear(F, D) -> dropout."""
+
+    def __init__(self, dim: int, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.norm = LayerNorm(dim)
+        self.fc1, self.fc2 = nn.Linear(dim, ffn_dim), nn.Linear(ffn_dim, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.fc2(self.dropout(F.silu(self.fc1(self.norm(x))))))
+
+
+class MaskedGroupNorm(nn.Module):
+    """Group norm over (channels of a group, valid frames) of x (B, T, C)."""
+
+    def __init__(self, groups: int, channels: int, eps: float = 1e-5):
+        super().__init__()
+        if channels % groups:
+            raise ValueError(f"`conv_norm_groups` must divide the model dim {channels}, "
+                             f"but is {groups} instead.")
+        self.groups, self.eps = groups, eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
+        b, t, c = x.shape
+        xf = x.float().view(b, t, self.groups, c // self.groups)
+        valid = (torch.ones(b, t, device=x.device) if padding_mask is None
+                 else (~padding_mask).float())[:, :, None, None]
+        count = valid.sum(1, keepdim=True).clamp(min=1) * (c // self.groups)
+        mean = (xf * valid).sum((1, 3), keepdim=True) / count
+        var = (((xf - mean) * valid) ** 2).sum((1, 3), keepdim=True) / count
+        y = ((xf - mean) * torch.rsqrt(var + self.eps)).view(b, t, c).to(x.dtype)
+        return y * self.weight + self.bias
+
+
+class MSLAMConvModule(nn.Module):
+    """LN -> pointwise conv (2D) -> GLU -> depthwise conv (kernel K) -> norm -> Swish ->
+    pointwise conv -> dropout, on x (B, T, D)."""
+
+    def __init__(self, dim: int, kernel_size: int, dropout: float, norm: str = "group",
+                 norm_groups: int = 32):
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"`conv_kernel_size` must be odd, but is {kernel_size} instead.")
+        self.pre_norm = LayerNorm(dim)
+        self.pointwise1 = nn.Linear(dim, 2 * dim)
+        self.depthwise = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+        if norm == "group":
+            self.norm = MaskedGroupNorm(norm_groups, dim)
+        elif norm == "layer":
+            self.norm = LayerNorm(dim)
+        else:
+            raise ValueError(f"`conv_norm` must be 'group' or 'layer', but is {norm!r} instead.")
+        self.pointwise2 = nn.Linear(dim, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
+        x = F.glu(self.pointwise1(self.pre_norm(x)), dim=-1)
+        if padding_mask is not None:
+            x = x.masked_fill(padding_mask[..., None], 0.0)
+        x = self.depthwise(x.transpose(1, 2)).transpose(1, 2)
+        x = self.norm(x, padding_mask) if isinstance(self.norm, MaskedGroupNorm) else self.norm(x)
+        return self.dropout(self.pointwise2(F.silu(x)))
+
+
+class MSLAMConformerBlock(nn.Module):
+    """One conformer block on x (B, T, D) with padding_mask (B, T), True at padding."""
+
+    def __init__(self, dim: int, ffn_dim: int, heads: int, conv_kernel_size: int = 5,
+                 dropout: float = 0.1, attention_dropout: float = 0.0, pos: str = "rotary",
+                 conv_norm: str = "group", conv_norm_groups: int = 32):
+        super().__init__()
+        self.ffn1 = MSLAMFeedForward(dim, ffn_dim, dropout)
+        self.attn_norm = LayerNorm(dim)
+        self.attn = MSLAMSelfAttention(dim, heads, attention_dropout, pos)
+        self.attn_dropout = nn.Dropout(dropout)
+        self.conv = MSLAMConvModule(dim, conv_kernel_size, dropout, conv_norm, conv_norm_groups)
+        self.ffn2 = MSLAMFeedForward(dim, ffn_dim, dropout)
+        self.final_norm = LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + 0.5 * self.ffn1(x)
+        x = x + self.attn_dropout(self.attn(self.attn_norm(x), padding_mask))
+        x = x + self.conv(x, padding_mask)
+        x = x + 0.5 * self.ffn2(x)
+        return self.final_norm(x)
+
+
+class MSLAMConformerStack(nn.Module):
+    """``layers`` conformer blocks; ``checkpoint_activations`` recomputes each block's
+    activations in the backward pass (memory for compute: the 2B model on 80 GB GPUs)."""
+
+    def __init__(self, layers: int, checkpoint_activations: bool = False, **block_args):
+        super().__init__()
+        self.layers = nn.ModuleList(MSLAMConformerBlock(**block_args) for _ in range(layers))
+        self.checkpoint_activations = checkpoint_activations
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self.layers:
+            if self.checkpoint_activations and self.training and torch.is_grad_enabled():
+                x = checkpoint(layer, x, padding_mask, use_reentrant=False)
+            else:
+                x = layer(x, padding_mask)
+        return x
