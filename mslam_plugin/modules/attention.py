@@ -61,12 +61,14 @@ class MSLAMSelfAttention(nn.Module):
             self.shaw_left, self.shaw_right = shaw_left, shaw_right
             self.rel_k = nn.Embedding(shaw_left + shaw_right + 1, self.head_dim)
 
-    def _rotary(self, q: torch.Tensor, k: torch.Tensor):
-        t = torch.arange(q.size(-2), device=q.device, dtype=torch.float32)
-        freqs = torch.outer(t, self.inv_freq.to(q.device))
+    def rotary_tables(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """cos and sin tables (T, head_dim) for x (B, T, D); computed once per stack."""
+        if self.pos != "rotary":
+            return None
+        t = torch.arange(x.size(1), device=x.device, dtype=torch.float32)
+        freqs = torch.outer(t, self.inv_freq.to(x.device))
         emb = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = emb.cos().to(q.dtype), emb.sin().to(q.dtype)
-        return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        return emb.cos().to(x.dtype), emb.sin().to(x.dtype)
 
     def _shaw_bias(self, q: torch.Tensor) -> torch.Tensor:
         """(B, H, T, T) additive bias q_i . r_{clip(j - i)} / sqrt(d)."""
@@ -77,16 +79,17 @@ class MSLAMSelfAttention(nn.Module):
         index = (dist + self.shaw_left).expand(*q.shape[:2], t, t)
         return scores.gather(-1, index) / math.sqrt(self.head_dim)
 
-    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None,
+                rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         mask = None
         if self.pos == "rotary":
-            q, k = self._rotary(q, k)
+            cos, sin = rotary if rotary is not None else self.rotary_tables(x)
+            q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
         elif self.pos == "shaw":
             mask = self._shaw_bias(q)
-        if padding_mask is not None and padding_mask.any():
+        if padding_mask is not None:
             keep = ~padding_mask[:, None, None, :]  # (B, 1, 1, T)
             mask = keep if mask is None else mask.masked_fill(~keep, float("-inf"))
         y = F.scaled_dot_product_attention(

@@ -31,7 +31,8 @@ class MSLAMFeedForward(nn.Module):
 
 
 class MaskedGroupNorm(nn.Module):
-    """Group norm over (channels of a group, valid frames) of x (B, T, C)."""
+    """Group norm of x (B, C, T) over (channels of a group, valid frames). Without
+    padding it is torch's fused group norm."""
 
     def __init__(self, groups: int, channels: int, eps: float = 1e-5):
         super().__init__()
@@ -43,15 +44,16 @@ class MaskedGroupNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
-        b, t, c = x.shape
-        xf = x.float().view(b, t, self.groups, c // self.groups)
-        valid = (torch.ones(b, t, device=x.device) if padding_mask is None
-                 else (~padding_mask).float())[:, :, None, None]
-        count = valid.sum(1, keepdim=True).clamp(min=1) * (c // self.groups)
-        mean = (xf * valid).sum((1, 3), keepdim=True) / count
-        var = (((xf - mean) * valid) ** 2).sum((1, 3), keepdim=True) / count
-        y = ((xf - mean) * torch.rsqrt(var + self.eps)).view(b, t, c).to(x.dtype)
-        return y * self.weight + self.bias
+        if padding_mask is None:
+            return F.group_norm(x, self.groups, self.weight, self.bias, self.eps)
+        b, c, t = x.shape
+        xf = x.float().view(b, self.groups, c // self.groups, t)
+        valid = (~padding_mask).float()[:, None, None, :]
+        count = valid.sum(-1, keepdim=True).clamp(min=1) * (c // self.groups)
+        mean = (xf * valid).sum((2, 3), keepdim=True) / count
+        var = (((xf - mean) * valid) ** 2).sum((2, 3), keepdim=True) / count
+        y = ((xf - mean) * torch.rsqrt(var + self.eps)).view(b, c, t).to(x.dtype)
+        return y * self.weight[:, None] + self.bias[:, None]
 
 
 class MSLAMConvModule(nn.Module):
@@ -79,8 +81,11 @@ class MSLAMConvModule(nn.Module):
         x = F.glu(self.pointwise1(self.pre_norm(x)), dim=-1)
         if padding_mask is not None:
             x = x.masked_fill(padding_mask[..., None], 0.0)
-        x = self.depthwise(x.transpose(1, 2)).transpose(1, 2)
-        x = self.norm(x, padding_mask) if isinstance(self.norm, MaskedGroupNorm) else self.norm(x)
+        x = self.depthwise(x.transpose(1, 2))  # (B, D, T)
+        if isinstance(self.norm, MaskedGroupNorm):
+            x = self.norm(x, padding_mask).transpose(1, 2)
+        else:
+            x = self.norm(x.transpose(1, 2))
         return self.dropout(self.pointwise2(F.silu(x)))
 
 
@@ -99,9 +104,10 @@ class MSLAMConformerBlock(nn.Module):
         self.ffn2 = MSLAMFeedForward(dim, ffn_dim, dropout)
         self.final_norm = LayerNorm(dim)
 
-    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None,
+                rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         x = x + 0.5 * self.ffn1(x)
-        x = x + self.attn_dropout(self.attn(self.attn_norm(x), padding_mask))
+        x = x + self.attn_dropout(self.attn(self.attn_norm(x), padding_mask, rotary))
         x = x + self.conv(x, padding_mask)
         x = x + 0.5 * self.ffn2(x)
         return self.final_norm(x)
@@ -117,9 +123,12 @@ class MSLAMConformerStack(nn.Module):
         self.checkpoint_activations = checkpoint_activations
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if padding_mask is not None and not padding_mask.any():
+            padding_mask = None  # lets attention and group norm take their fused paths
+        rotary = self.layers[0].attn.rotary_tables(x) if len(self.layers) else None
         for layer in self.layers:
             if self.checkpoint_activations and self.training and torch.is_grad_enabled():
-                x = checkpoint(layer, x, padding_mask, use_reentrant=False)
+                x = checkpoint(layer, x, padding_mask, rotary, use_reentrant=False)
             else:
-                x = layer(x, padding_mask)
+                x = layer(x, padding_mask, rotary)
         return x
