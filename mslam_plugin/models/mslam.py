@@ -16,7 +16,7 @@ from typing import Tuple
 import torch
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
-from fairseq.modules import GumbelVectorQuantizer
+from fairseq.modules import GumbelVectorQuantizer, LayerNorm
 from fairseq.utils import safe_getattr
 from torch import nn
 
@@ -43,7 +43,7 @@ class MSLAMConfig(FairseqDataclass):
     input_feat_per_channel: int = field(default=80, metadata={"help": "fbank bins"})
     input_channels: int = field(default=1, metadata={"help": "audio channels (speech_to_text sets it)"})
     dropout: float = field(default=0.1, metadata={"help": "residual dropout"})
-    attention_dropout: float = field(default=0.1, metadata={"help": "attention dropout"})
+    attention_dropout: float = field(default=0.0, metadata={"help": "attention-probability dropout (unconfirmed in the paper; 0 keeps the fused attention kernels)"})
     text_max_positions: int = field(default=1024, metadata={"help": "sinusoid table size"})
     codebook_size: int = field(default=1024, metadata={"help": "w2v-BERT codebook entries"})
     codebook_dim: int = field(default=1024, metadata={"help": "w2v-BERT code vector dim"})
@@ -67,6 +67,9 @@ class MSLAMModel(BaseFairseqModel):
                                                 cfg.speech_conv_channels, d)
         else:
             self.frontend = MSLAMFrameStacker(cfg.input_feat_per_channel, 2, d)
+        # unit-scale features, as wav2vec 2.0 normalises its quantizer input: with the raw
+        # projection the Gumbel logits start near zero and the hard codes collapse
+        self.feature_norm = LayerNorm(d)
         self.mask_embedding = nn.Parameter(torch.empty(d).uniform_())
         block = dict(dim=d, ffn_dim=cfg.encoder_ffn_embed_dim, heads=cfg.encoder_attention_heads,
                      conv_kernel_size=cfg.conv_kernel_size, dropout=cfg.dropout,
@@ -115,18 +118,22 @@ class MSLAMModel(BaseFairseqModel):
     def encode_speech(self, fbank, fbank_padding_mask, mask=None):
         """Front-end and speech encoder; masked frames get the learned mask embedding."""
         features, padding_mask = self.frontend(fbank, fbank_padding_mask)
+        features = self.feature_norm(features)
         x = features
+        if callable(mask):  # masks drawn on the subsampled frames, e.g. by the criterion
+            mask = mask(padding_mask)
         if mask is not None:
             assert mask.shape == padding_mask.shape, (
                 f"mask must be (B, T') = {tuple(padding_mask.shape)}, got {tuple(mask.shape)}")
             x = torch.where(mask[..., None], self.mask_embedding.to(x.dtype), x)
-        return features, padding_mask, self.speech_encoder(x, padding_mask)
+        return features, padding_mask, mask, self.speech_encoder(x, padding_mask)
 
     def forward_speech(self, fbank, fbank_padding_mask, mask=None, quantize=True
                        ) -> MSLAMSpeechOutput:
         """``fbank`` (B, T, F), ``fbank_padding_mask`` (B, T); ``mask`` (B, T') marks
-        subsampled frames to mask (T' = frames after the front-end)."""
-        features, padding_mask, contrastive = self.encode_speech(fbank, fbank_padding_mask, mask)
+        subsampled frames to mask (T' = frames after the front-end), or is a function
+        of the subsampled padding mask returning such a mask."""
+        features, padding_mask, mask, contrastive = self.encode_speech(fbank, fbank_padding_mask, mask)
         context = self.multimodal_encoder(contrastive, padding_mask)
         quantized = self.quantize(features, padding_mask) if quantize else None
         return MSLAMSpeechOutput(features, padding_mask, mask, contrastive, context, quantized)
@@ -140,7 +147,7 @@ class MSLAMModel(BaseFairseqModel):
                        ) -> MSLAMPairedOutput:
         """Speech + transcript (TLM / CTC): the speech encoder output and the text
         embeddings, packed per item along time, share one multimodal-encoder pass."""
-        features, padding_mask, contrastive = self.encode_speech(fbank, fbank_padding_mask, mask)
+        features, padding_mask, mask, contrastive = self.encode_speech(fbank, fbank_padding_mask, mask)
         text, text_padding_mask = self.text_embedding(tokens)
         packed = pack_pair(contrastive, padding_mask, text, text_padding_mask)
         speech_ctx, text_ctx = packed.split(self.multimodal_encoder(packed.x, packed.padding_mask))

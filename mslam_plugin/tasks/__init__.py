@@ -1,1 +1,2 @@
 """Registered fairseq tasks of mslam-plugin (imported for registration)."""
+from . import mslam_pretraining  # noqa: F401

@@ -1,0 +1,175 @@
+"""Criterion ``mslam_pretraining`` (mSLAM section 3.2): every objective of joint
+pre-training, each with a ``<objective>_weight``; weight 0 removes the term and the
+forward pass it needs.
+
+* ``w2v_contrastive``: w2v-BERT / wav2vec 2.0 InfoNCE between the speech-encoder output
+  at masked frames and the quantized target, against negatives drawn from the same
+  utterance, plus the codebook-diversity term (``w2v_diversity_weight``);
+* ``w2v_mlm``: cross-entropy over the quantizer's code ids of masked frames, on the
+  multimodal-encoder output;
+* ``text_mlm``: SpanBERT-style span-masked characters, on the multimodal output;
+* ``tlm_text`` / ``tlm_speech``: both halves of masked speech + transcript;
+* ``ctc``: CTC of the paired speech, encoded without its transcript (with the transcript
+  in the same pass the model could copy it), against the character transcript.
+
+mSLAM-TLM is ``ctc_weight=0``; a speech-only w2v-BERT baseline sets the text, TLM and
+CTC weights to 0.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fairseq import metrics
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import FairseqDataclass
+
+from ..data.char_vocab import BLANK
+from ..modules.masking import speech_span_mask
+
+OBJECTIVES = ("w2v_contrastive", "w2v_mlm", "text_mlm", "tlm_text", "tlm_speech", "ctc")
+
+
+@dataclass
+class MSLAMPretrainingCriterionConfig(FairseqDataclass):
+    w2v_contrastive_weight: float = field(default=1.0, metadata={"help": "w2v-BERT contrastive loss"})
+    w2v_mlm_weight: float = field(default=1.0, metadata={"help": "w2v-BERT masked code prediction"})
+    w2v_diversity_weight: float = field(default=0.1, metadata={"help": "codebook diversity (wav2vec 2.0: 0.1)"})
+    text_mlm_weight: float = field(default=1.0, metadata={"help": "text span MLM"})
+    tlm_text_weight: float = field(default=1.0, metadata={"help": "TLM, text half"})
+    tlm_speech_weight: float = field(default=1.0, metadata={"help": "TLM, speech half"})
+    ctc_weight: float = field(default=1.0, metadata={"help": "CTC on paired speech (0: mSLAM-TLM)"})
+    num_negatives: int = field(default=100, metadata={"help": "contrastive distractors per masked frame"})
+    logit_temp: float = field(default=0.1, metadata={"help": "contrastive softmax temperature"})
+
+
+def span_start_prob(rate: float, span: int) -> float:
+    """Start probability whose overlapping spans of ``span`` frames cover ``rate``."""
+    return 1.0 - (1.0 - rate) ** (1.0 / span)
+
+
+@register_criterion("mslam_pretraining", dataclass=MSLAMPretrainingCriterionConfig)
+class MSLAMPretrainingCriterion(FairseqCriterion):
+    def __init__(self, cfg: MSLAMPretrainingCriterionConfig, task):
+        super().__init__(task)
+        self.cfg = cfg
+        self.weights = {k: getattr(cfg, f"{k}_weight") for k in OBJECTIVES}
+        self.blank = task.source_dictionary.index(BLANK)
+        self.pad = task.source_dictionary.pad()
+
+    def _speech_mask(self, rng, prob):
+        span = self.task.cfg.speech_mask_span
+        return lambda padding_mask: speech_span_mask(padding_mask, prob, span, rng)
+
+    def _cross_entropy(self, name, logits, target, out):
+        out["losses"][name] = F.cross_entropy(logits.float(), target)
+        out["log"][f"correct_{name}"] = int((logits.argmax(-1) == target).sum())
+        out["log"][f"count_{name}"] = int(target.numel())
+
+    def _contrastive(self, model, speech, rng, out):
+        mask = speech.mask
+        x = model.contrastive_proj(speech.contrastive[mask]).float()       # (N, C)
+        y_all = model.quantized_proj(speech.quantized.quantized).float()   # (B, T, C)
+        utt, pos = mask.nonzero(as_tuple=True)
+        lengths = (~speech.padding_mask).sum(-1)[utt].cpu().numpy()
+        k = self.cfg.num_negatives
+        draw = np.floor(rng.random((len(utt), k)) * np.maximum(lengths - 1, 1)[:, None]).astype(np.int64)
+        neg = torch.from_numpy(draw).to(pos.device)
+        neg = neg + (neg >= pos[:, None]).long()  # skip the positive's own frame
+        neg = neg.clamp(max=speech.padding_mask.size(1) - 1)
+        targets = torch.cat([y_all[utt, pos][:, None], y_all[utt[:, None], neg]], dim=1)
+        logits = F.cosine_similarity(x[:, None], targets, dim=-1) / self.cfg.logit_temp
+        same = (targets[:, 1:] == targets[:, :1]).all(-1)
+        logits[:, 1:] = logits[:, 1:].masked_fill(same, float("-inf"))
+        self._cross_entropy("w2v_contrastive", logits, torch.zeros_like(utt), out)
+        q = speech.quantized
+        out["diversity"] = (q.num_codes - q.prob_perplexity) / q.num_codes
+
+    def _speech(self, model, batch, rng, out):
+        speech = model.forward_speech(batch["fbank"], batch["fbank_padding_mask"],
+                                      mask=self._speech_mask(rng, self.task.cfg.speech_mask_prob))
+        if self.weights["w2v_contrastive"]:
+            self._contrastive(model, speech, rng, out)
+        if self.weights["w2v_mlm"]:
+            self._cross_entropy("w2v_mlm", model.code_head(speech.context[speech.mask]),
+                                speech.quantized.code_ids[speech.mask], out)
+        q = speech.quantized
+        codes = q.code_ids[~speech.padding_mask]
+        out["log"].update(code_perplexity=q.code_perplexity.item(), n_quantizer=1,
+                          prob_perplexity=q.prob_perplexity.item(), quantizer_temp=float(q.temperature),
+                          code_usage=len(torch.unique(codes)) / q.num_codes)
+
+    def _text(self, model, batch, out):
+        text = model.forward_text(batch["tokens"])
+        mask = batch["mask"]
+        self._cross_entropy("text_mlm", model.text_head(text.context[mask]), batch["target"][mask], out)
+
+    def _tlm(self, model, batch, rng, out):
+        prob = span_start_prob(self.task.cfg.tlm_speech_mask_rate, self.task.cfg.speech_mask_span)
+        paired = model.forward_paired(batch["fbank"], batch["fbank_padding_mask"], batch["tokens"],
+                                      mask=self._speech_mask(rng, prob))
+        if self.weights["tlm_text"]:
+            mask = batch["mask"]
+            self._cross_entropy("tlm_text", model.text_head(paired.text.context[mask]),
+                                batch["target"][mask], out)
+        if self.weights["tlm_speech"]:
+            sp = paired.speech
+            self._cross_entropy("tlm_speech", model.code_head(sp.context[sp.mask]),
+                                sp.quantized.code_ids[sp.mask], out)
+
+    def _ctc(self, model, batch, out):
+        speech = model.forward_speech(batch["fbank"], batch["fbank_padding_mask"], quantize=False)
+        lprobs = F.log_softmax(model.ctc_head(speech.context).float(), dim=-1).transpose(0, 1)
+        transcript = batch["transcript"]
+        target_lengths = transcript.ne(self.pad).sum(-1)
+        input_lengths = (~speech.padding_mask).sum(-1)
+        out["losses"]["ctc"] = F.ctc_loss(lprobs, transcript, input_lengths, target_lengths,
+                                          blank=self.blank, reduction="mean", zero_infinity=True)
+
+    def forward(self, model, sample, reduce=True):
+        out = {"losses": {}, "log": {}, "diversity": None}
+        rng = np.random.default_rng(sample["batch_seed"])
+        w = self.weights
+        if "speech" in sample and (w["w2v_contrastive"] or w["w2v_mlm"]):
+            self._speech(model, sample["speech"], rng, out)
+        if "text" in sample and w["text_mlm"]:
+            self._text(model, sample["text"], out)
+        if "paired" in sample and (w["tlm_text"] or w["tlm_speech"]):
+            self._tlm(model, sample["paired"], rng, out)
+        if "paired" in sample and w["ctc"]:
+            self._ctc(model, sample["paired"], out)
+        loss = sum(w[k] * v for k, v in out["losses"].items())
+        if out["diversity"] is not None:
+            loss = loss + self.cfg.w2v_diversity_weight * out["diversity"]
+            out["log"]["loss_w2v_diversity"] = out["diversity"].item()
+        if not torch.is_tensor(loss):  # nothing to learn from in this batch
+            loss = sum(p.sum() * 0.0 for p in model.parameters())
+        log = {"loss": loss.item(), "sample_size": 1, "nsentences": sample.get("nsentences", 0),
+               "ntokens": sample.get("ntokens", 0), **out["log"]}
+        for name, value in out["losses"].items():
+            log[f"loss_{name}"], log[f"n_{name}"] = value.item(), 1
+        return loss, 1, log
+
+    @staticmethod
+    def reduce_metrics(logging_outputs) -> None:
+        total = lambda key: sum(log.get(key, 0) for log in logging_outputs)
+        batches = max(total("sample_size"), 1)
+        metrics.log_scalar("loss", total("loss") / batches, batches, round=3)
+        for name in OBJECTIVES:
+            n = total(f"n_{name}")
+            if n:
+                metrics.log_scalar(f"loss_{name}", total(f"loss_{name}") / n, n, round=3)
+            count = total(f"count_{name}")
+            if count:
+                metrics.log_scalar(f"acc_{name}", total(f"correct_{name}") / count, count, round=4)
+        nq = total("n_quantizer")
+        if nq:
+            for key in ("code_perplexity", "prob_perplexity", "quantizer_temp", "code_usage",
+                        "loss_w2v_diversity"):
+                metrics.log_scalar(key, total(key) / nq, nq, round=4)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True

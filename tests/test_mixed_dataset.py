@@ -1,0 +1,101 @@
+"""Mixed pre-training batches: every batch holds each kind, languages follow temperature
+sampling, masks never touch padding, and the plan is deterministic given (seed, epoch)."""
+
+from collections import Counter
+
+import pytest
+import torch
+
+from mslam_plugin.data.char_vocab import build_char_vocab, load_char_dictionary
+from mslam_plugin.data.manifest import write_manifest
+from mslam_plugin.data.mixed_dataset import MSLAMMixedDataset
+from mslam_plugin.data.sources import ItemSource
+
+SIZES = {"aa": 900, "bb": 90, "cc": 10}
+
+
+@pytest.fixture
+def text_source(tmp_path):
+    rows = [{"id": f"{lang}{i}", "text": f"{lang} text number {i} " * (1 + i % 3), "lang": lang,
+             "source": "test"} for lang, n in SIZES.items() for i in range(n)]
+    rows.append({"id": "long", "text": "x" * 700, "lang": "aa", "source": "test"})
+    write_manifest(tmp_path / "text_train.tsv", "text", rows)
+    build_char_vocab({"all": [r["text"] for r in rows]}).save(tmp_path / "dict.char.txt")
+    d = load_char_dictionary(tmp_path / "dict.char.txt")
+    return ItemSource(tmp_path / "text_train.tsv", "text", d, max_chars=512), d
+
+
+def _dataset(source, d, temperature=3.0, seed=1, n=200, sequences=8):
+    return MSLAMMixedDataset({"text": source}, {"text": sequences, "speech": 0, "paired": 0},
+                             {"text": 10_000}, n, d, seed=seed, temperature=temperature)
+
+
+def test_language_mix_follows_temperature(text_source):
+    src, d = text_source
+    for t in (1.0, 3.0):
+        mix = _dataset(src, d, temperature=t).language_mix["text"]
+        total = sum(mix.values())
+        weights = {k: (n / 1001) ** (1 / t) for k, n in Counter(src.langs.tolist()).items()}
+        norm = sum(weights.values())
+        for lang in SIZES:
+            assert abs(mix[lang] / total - weights[lang] / norm) < 0.03, (t, lang)
+    assert src.truncated == 1 and src.sizes.max() == 512
+
+
+def test_text_masks_are_deterministic_and_avoid_padding(text_source):
+    src, d = text_source
+    a, b = _dataset(src, d)[3]["text"], _dataset(src, d)[3]["text"]
+    assert torch.equal(a["tokens"], b["tokens"]) and torch.equal(a["mask"], b["mask"])
+    pad = a["transcript"].eq(d.pad())
+    assert not (a["mask"] & pad).any() and a["mask"].any()
+    assert (a["target"][a["mask"]] == a["transcript"][a["mask"]]).all()
+    assert (a["target"][~a["mask"]] == d.pad()).all()
+    corrupted = a["tokens"][a["mask"]]
+    assert 0.6 < (corrupted == d.index("<mask>")).float().mean() < 0.95
+    other = _dataset(src, d, seed=2)[3]["text"]
+    assert not torch.equal(other["transcript"], a["transcript"])
+
+
+def test_budget_caps_a_batch_and_epochs_differ(text_source):
+    src, d = text_source
+    ds = MSLAMMixedDataset({"text": src}, {"text": 50, "speech": 0, "paired": 0}, {"text": 300},
+                           10, d, seed=1)
+    for i in range(10):
+        assert src.sizes[ds.plan[i]["text"]].sum() <= 300 or len(ds.plan[i]["text"]) == 1
+    first = [list(b["text"]) for b in ds.plan]
+    ds.set_epoch(2)
+    assert [list(b["text"]) for b in ds.plan] != first
+    ds.set_epoch(1)
+    assert [list(b["text"]) for b in ds.plan] == first
+
+
+@pytest.mark.slow
+def test_every_batch_mixes_all_three_kinds(tiny_corpus):
+    d = load_char_dictionary(tiny_corpus / "dict.char.txt")
+    sources = {k: ItemSource(tiny_corpus / f"{k}_train.tsv", k, d) for k in ("speech", "text", "paired")}
+    ds = MSLAMMixedDataset(sources, {"speech": 2, "text": 4, "paired": 2},
+                           {"speech": 10_000, "text": 10_000, "paired": 10_000}, 3, d)
+    for i in range(3):
+        batch = ds.collater([ds[i]])
+        assert batch["speech"]["fbank"].shape[0] == 2 and batch["speech"]["fbank"].shape[2] == 80
+        assert batch["text"]["tokens"].shape[0] == 4
+        assert batch["paired"]["fbank"].shape[0] == 2 and batch["paired"]["transcript"].shape[0] == 2
+        pad = batch["speech"]["fbank_padding_mask"]
+        assert (batch["speech"]["fbank"][pad] == 0).all()
+
+
+def test_skip_invalid_counts_bad_rows_and_too_long_speech(tmp_path, text_source):
+    _, d = text_source
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.flac", np.zeros(16000, dtype=np.float32), 16000)
+    rows = ["id\taudio\tn_frames\tspeaker\tlang", "a\ta.flac\t98\ts\tde", "b\tmissing.flac\t98\ts\tde",
+            "c\ta.flac\t98\ts", "d\ta.flac\t5000\ts\tde"]
+    (tmp_path / "speech_train.tsv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"speech_train.tsv:3: audio file not found"):
+        ItemSource(tmp_path / "speech_train.tsv", "speech", d)
+    src = ItemSource(tmp_path / "speech_train.tsv", "speech", d, skip_invalid=True, max_frames=3000)
+    assert len(src) == 1
+    assert dict(src.stats) == {"audio_missing": 1, "column_count": 1, "too_long": 1}
+    assert src.load(0)["fbank"].shape == (98, 80)
