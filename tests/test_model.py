@@ -137,3 +137,18 @@ def test_bad_config_messages():
         build(conv_norm_groups=7)
     with pytest.raises(ValueError, match="`conv_kernel_size` must be odd"):
         build(conv_kernel_size=4)
+
+
+def test_bf16_autocast_forward_backward_is_finite():
+    # what --bf16 / --amp do on a GPU, here with the CPU autocast
+    model = build(dropout=0.0).train()
+    fbank, pad = _speech_batch([64, 40])
+    tokens = _tokens([12, 7])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model.forward_paired(fbank, pad, tokens)
+        loss = model.ctc_head(out.speech.context).float().logsumexp(-1).mean() \
+            + model.text_head(out.text.context).float().logsumexp(-1).mean() \
+            + out.speech.quantized.prob_perplexity
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

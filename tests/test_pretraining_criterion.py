@@ -100,3 +100,12 @@ def test_batch_without_a_kind_works(task):
 def test_tlm_speech_rate_gives_expected_coverage():
     p = span_start_prob(0.75, 10)
     assert abs(1 - (1 - p) ** 10 - 0.75) < 1e-9
+
+
+def test_all_objectives_under_bf16_autocast(task):
+    model = _model(task)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, _, log = _criterion(task)(model, _sample(task))
+    loss.backward()
+    assert torch.isfinite(loss) and all(
+        torch.isfinite(torch.tensor(log[f"loss_{k}"])) for k in ("w2v_contrastive", "ctc", "tlm_text"))

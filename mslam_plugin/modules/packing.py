@@ -39,6 +39,9 @@ def pack_pair(a: torch.Tensor, a_mask: torch.Tensor, b: torch.Tensor, b_mask: to
     b_index = torch.where(b_mask, last, a_len[:, None] + pos_b)
     # Padding of a and b all lands on `last`, which is a padding slot whenever either
     # half has padding; it is zeroed below.
+    # under autocast the halves can differ in dtype (matmul output vs layer norm output)
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    a, b = a.to(dtype), b.to(dtype)
     x = a.new_zeros(bsz, total, a.size(-1))
     x = x.scatter(1, b_index[..., None].expand_as(b), b.masked_fill(b_mask[..., None], 0.0))
     x = x.scatter(1, a_index[..., None].expand_as(a), a.masked_fill(a_mask[..., None], 0.0))
