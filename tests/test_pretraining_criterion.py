@@ -109,3 +109,16 @@ def test_all_objectives_under_bf16_autocast(task):
     loss.backward()
     assert torch.isfinite(loss) and all(
         torch.isfinite(torch.tensor(log[f"loss_{k}"])) for k in ("w2v_contrastive", "ctc", "tlm_text"))
+
+
+def test_non_finite_loss_is_skipped_with_a_log_line(task, caplog):
+    model = _model(task)
+    sample = _sample(task)
+    sample["text"]["tokens"] = sample["text"]["tokens"].clone()
+    with torch.no_grad():
+        model.text_head.bias[0] = float("nan")  # poisons the text MLM logits only
+    loss, _, log = _criterion(task)(model, sample)
+    assert loss.item() == 0.0 and log["nonfinite_skipped"] == 1
+    assert "loss_text_mlm" not in log
+    assert "non-finite loss skipped" in caplog.text
+    loss.backward()  # still a graph: every rank runs backward

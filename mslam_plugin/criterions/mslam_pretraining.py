@@ -16,7 +16,7 @@ mSLAM-TLM is ``ctc_weight=0``; a speech-only w2v-BERT baseline sets the text, TL
 CTC weights to 0.
 """
 
-import math
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +29,7 @@ from fairseq.dataclass import FairseqDataclass
 from ..data.char_vocab import BLANK
 from ..modules.masking import speech_span_mask
 
+logger = logging.getLogger(__name__)
 OBJECTIVES = ("w2v_contrastive", "w2v_mlm", "text_mlm", "tlm_text", "tlm_speech", "ctc")
 
 
@@ -144,10 +145,15 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         if out["diversity"] is not None:
             loss = loss + self.cfg.w2v_diversity_weight * out["diversity"]
             out["log"]["loss_w2v_diversity"] = out["diversity"].item()
-        if not torch.is_tensor(loss):  # nothing to learn from in this batch
-            loss = sum(p.sum() * 0.0 for p in model.parameters())
+        skipped = torch.is_tensor(loss) and not bool(torch.isfinite(loss))
+        if skipped:  # keep training: a zero loss still runs backward on every rank
+            logger.warning("batch %s: non-finite loss skipped (%s)", sample.get("id"),
+                           {k: round(v.item(), 4) for k, v in out["losses"].items()})
+            out["losses"], out["log"] = {}, {}
+        if skipped or not torch.is_tensor(loss):  # nothing to learn from in this batch
+            loss = sum((p.nan_to_num() * 0.0).sum() for p in model.parameters())
         log = {"loss": loss.item(), "sample_size": 1, "nsentences": sample.get("nsentences", 0),
-               "ntokens": sample.get("ntokens", 0), **out["log"]}
+               "ntokens": sample.get("ntokens", 0), "nonfinite_skipped": int(skipped), **out["log"]}
         for name, value in out["losses"].items():
             log[f"loss_{name}"], log[f"n_{name}"] = value.item(), 1
         return loss, 1, log
@@ -164,6 +170,8 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
             count = total(f"count_{name}")
             if count:
                 metrics.log_scalar(f"acc_{name}", total(f"correct_{name}") / count, count, round=4)
+        if total("nonfinite_skipped"):
+            metrics.log_scalar("nonfinite_skipped", total("nonfinite_skipped"), 1, round=0)
         nq = total("n_quantizer")
         if nq:
             for key in ("code_perplexity", "prob_perplexity", "quantizer_temp", "code_usage",

@@ -1,0 +1,1 @@
+"""Manifests, character vocabulary and datasets."""

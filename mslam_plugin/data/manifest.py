@@ -1,0 +1,161 @@
+"""Manifest formats and their validation (formats documented in manifests/README.md).
+
+Every manifest is a tab-separated file with a header row, as fairseq's speech_to_text
+data is. A bad row raises :class:`ManifestError` naming the file and line; training
+readers may instead pass ``skip_invalid=True``, which skips such rows and counts them by
+reason. Audio must already be 16 kHz mono: the validator refuses other audio rather than
+resampling silently (the preparation scripts resample when they write).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import soundfile as sf
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+COLUMNS = {
+    "speech": ("id", "audio", "n_frames", "speaker", "lang"),
+    "text": ("id", "text", "lang", "source"),
+    "paired": ("id", "audio", "n_frames", "tgt_text", "speaker", "src_lang"),
+    "st": ("id", "audio", "n_frames", "tgt_text", "speaker", "src_text", "src_lang",
+           "tgt_lang"),
+    "mt": ("id", "src_text", "tgt_text", "src_lang", "tgt_lang"),
+}
+NONEMPTY = {"speech": (), "text": ("text",), "paired": ("tgt_text",), "st": ("tgt_text",),
+            "mt": ("src_text", "tgt_text")}
+
+
+class ManifestError(ValueError):
+    """A manifest problem, located as ``file:line: message``."""
+
+    def __init__(self, path: Path, line: int, message: str, reason: str = "invalid"):
+        super().__init__(f"{path}:{line}: {message}")
+        self.reason = reason
+
+
+@dataclass
+class Manifest:
+    path: Path
+    kind: str
+    rows: list[dict[str, str]] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+
+
+def num_fbank_frames(n_samples: int, sample_rate: int = SAMPLE_RATE) -> int:
+    """10 ms frames of a 25 ms window (Kaldi fbank with snip_edges), fairseq's n_frames."""
+    win, hop = sample_rate * 25 // 1000, sample_rate * 10 // 1000
+    return 0 if n_samples < win else 1 + (n_samples - win) // hop
+
+
+def resolve_audio(audio: str, root: Path) -> Path:
+    """Path of an audio column: absolute, or relative to the manifest's audio root."""
+    path = Path(audio.rsplit(":", 2)[0] if _is_zip_ref(audio) else audio)
+    return path if path.is_absolute() else root / path
+
+
+def _is_zip_ref(audio: str) -> bool:
+    parts = audio.rsplit(":", 2)
+    return len(parts) == 3 and parts[0].endswith(".zip") and all(
+        p.isdigit() for p in parts[1:])
+
+
+def check_audio(path: Path, line: int, audio: str, root: Path) -> None:
+    """Raise ManifestError unless ``audio`` is a readable, non-empty 16 kHz mono file."""
+    where = resolve_audio(audio, root)
+    if not where.is_file():
+        raise ManifestError(path, line, f"audio file not found: {where}", "audio_missing")
+    if _is_zip_ref(audio):  # fairseq's fbank80.zip:offset:length
+        _, offset, length = audio.rsplit(":", 2)
+        if int(offset) + int(length) > where.stat().st_size or int(length) == 0:
+            raise ManifestError(path, line, f"zip slice out of range: {audio}", "audio_unreadable")
+        return
+    try:
+        info = sf.info(str(where))
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise ManifestError(path, line, f"audio file unreadable: {where} ({err})",
+                            "audio_unreadable") from None
+    if info.frames == 0:
+        raise ManifestError(path, line, f"audio file is empty: {where}", "audio_empty")
+    if info.channels != 1:
+        raise ManifestError(path, line, f"audio must be mono, but {where} has "
+                            f"{info.channels} channels", "audio_not_mono")
+    if info.samplerate != SAMPLE_RATE:
+        raise ManifestError(path, line, f"audio must be {SAMPLE_RATE} Hz, but {where} is "
+                            f"{info.samplerate} Hz (resample it, e.g. sox -r 16000)",
+                            "audio_sample_rate")
+
+
+def _check_row(path: Path, line: int, kind: str, row: dict[str, str], root: Path,
+               check_audio_files: bool) -> None:
+    for col in NONEMPTY[kind]:
+        if not row[col].strip():
+            raise ManifestError(path, line, f"empty {col}", f"empty_{col}")
+    if "n_frames" in row and not (row["n_frames"].isdigit() and int(row["n_frames"]) > 0):
+        raise ManifestError(path, line, f"n_frames must be a positive integer, but is "
+                            f"{row['n_frames']!r} instead", "bad_n_frames")
+    if "audio" in row and check_audio_files:
+        check_audio(path, line, row["audio"], root)
+
+
+def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
+                  check_audio_files: bool = True, audio_root: str | Path | None = None
+                  ) -> Manifest:
+    """Read and validate a manifest of ``kind`` (one of :data:`COLUMNS`)."""
+    path = Path(path)
+    if kind not in COLUMNS:
+        raise ValueError(f"`kind` must be one of {sorted(COLUMNS)}, but is {kind!r} instead.")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: manifest not found")
+    root = Path(audio_root) if audio_root is not None else path.parent
+    manifest = Manifest(path, kind)
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        missing = [c for c in COLUMNS[kind] if c not in header]
+        if missing:
+            raise ManifestError(path, 1, f"header lacks column(s) {', '.join(missing)} "
+                                f"for a {kind} manifest", "bad_header")
+        for line, raw in enumerate(f, start=2):
+            values = raw.rstrip("\n").split("\t")
+            try:
+                if values == [""]:
+                    raise ManifestError(path, line, "empty line", "empty_line")
+                if len(values) != len(header):
+                    raise ManifestError(path, line, f"expected {len(header)} columns, "
+                                        f"found {len(values)}", "column_count")
+                row = dict(zip(header, values))
+                if row["id"] in seen:
+                    raise ManifestError(path, line, f"duplicate id {row['id']!r}",
+                                        "duplicate_id")
+                _check_row(path, line, kind, row, root, check_audio_files)
+            except ManifestError as err:
+                if not skip_invalid:
+                    raise
+                manifest.skipped[err.reason] += 1
+                continue
+            seen.add(row["id"])
+            manifest.rows.append(row)
+    if manifest.skipped:
+        logger.warning("%s: skipped %d invalid row(s): %s", path,
+                       sum(manifest.skipped.values()), dict(manifest.skipped))
+    return manifest
+
+
+def write_manifest(path: Path, kind: str, rows: list[dict[str, str]]) -> None:
+    """Write rows with the kind's columns; refuses values holding tabs or newlines."""
+    cols = COLUMNS[kind]
+    lines = ["\t".join(cols)]
+    for row in rows:
+        values = [str(row[c]) for c in cols]
+        if any(("\t" in v or "\n" in v) for v in values):
+            raise ValueError(f"{path}: row {row['id']!r} holds a tab or newline")
+        lines.append("\t".join(values))
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(path)
