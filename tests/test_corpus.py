@@ -7,11 +7,11 @@ import soundfile as sf
 
 from conftest import run_prepare
 from mslam_plugin.data.char_vocab import BLANK, MASK, load_char_dictionary
-from mslam_plugin.data.manifest import COLUMNS, num_fbank_frames, read_manifest
+from mslam_plugin.data.manifest import COLUMNS, kind_of, num_fbank_frames, read_manifest
 
 
 def _rows(corpus, name):
-    return read_manifest(corpus / f"{name}.tsv", name.split("_")[0]).rows
+    return read_manifest(corpus / f"{name}.tsv", kind_of(name)).rows
 
 
 def test_every_manifest_is_written_and_valid(tiny_corpus):
@@ -19,16 +19,17 @@ def test_every_manifest_is_written_and_valid(tiny_corpus):
                          "paired": ("train", "dev", "test"), "st": ("train", "dev", "test"),
                          "mt": ("train", "dev", "test")}.items():
         for split in splits:
-            header = (tiny_corpus / f"{kind}_{split}.tsv").open().readline().rstrip("\n")
+            name = f"{split}_st" if kind == "st" else f"{kind}_{split}"
+            header = (tiny_corpus / f"{name}.tsv").open().readline().rstrip("\n")
             assert tuple(header.split("\t")) == COLUMNS[kind]
-            assert _rows(tiny_corpus, f"{kind}_{split}")
-    assert len(_rows(tiny_corpus, "st_train")) == 2 * 3
-    assert {r["src_lang"] for r in _rows(tiny_corpus, "st_test")} == {"de", "ko"}
+            assert _rows(tiny_corpus, name)
+    assert len(_rows(tiny_corpus, "train_st")) == 2 * 3
+    assert {r["src_lang"] for r in _rows(tiny_corpus, "test_st")} == {"de", "ko"}
     assert not (tiny_corpus / "speech_test.tsv").exists()  # no evaluation audio unlabeled
 
 
 def test_no_english_sentence_shared_across_splits(tiny_corpus):
-    english = {s: {r["tgt_text"] for r in _rows(tiny_corpus, f"st_{s}")}
+    english = {s: {r["tgt_text"] for r in _rows(tiny_corpus, f"{s}_st")}
                for s in ("train", "dev", "test")}
     assert not english["train"] & english["dev"]
     assert not english["train"] & english["test"]
@@ -64,7 +65,7 @@ def test_st_config_points_at_a_working_sentencepiece_model(tiny_corpus):
 
     cfg = yaml.safe_load((tiny_corpus / "config_st.yaml").read_text())
     sp = spm.SentencePieceProcessor(model_file=cfg["bpe_tokenizer"]["sentencepiece_model"])
-    target = _rows(tiny_corpus, "st_train")[0]["tgt_text"]
+    target = _rows(tiny_corpus, "train_st")[0]["tgt_text"]
     assert sp.decode(sp.encode(target)) == target
     assert (tiny_corpus / cfg["vocab_filename"]).is_file()
     assert cfg["input_feat_per_channel"] == 80
@@ -85,7 +86,7 @@ def test_rerun_resumes_and_resynthesises_only_what_is_missing(tiny_corpus, tmp_p
 def test_build_is_deterministic_given_the_seed(tiny_corpus, tmp_path):
     again = tmp_path / "again"
     run_prepare(again)
-    for name in ("units.tsv", "paired_train.tsv", "st_test.tsv", "text_train.tsv",
+    for name in ("units.tsv", "paired_train.tsv", "test_st.tsv", "text_train.tsv",
                  "dict.char.txt", "spm_unigram_en.txt"):
         assert (again / name).read_bytes() == (tiny_corpus / name).read_bytes(), name
     row = _rows(tiny_corpus, "paired_train")[0]

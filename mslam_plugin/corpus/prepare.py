@@ -127,8 +127,8 @@ def stage_vocab(args) -> None:
 def stage_report(args) -> None:
     stats: dict = {"manifests": {}}
     for path in sorted(args.out.glob("*_*.tsv")):
-        kind = path.stem.split("_")[0]
-        if kind not in mf.COLUMNS:
+        kind = mf.kind_of(path)
+        if kind is None:
             continue
         m = mf.read_manifest(path, kind)
         entry = {"rows": len(m.rows)}

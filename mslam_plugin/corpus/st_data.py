@@ -33,16 +33,17 @@ def task_rows(unit: dict[str, str], audio: dict[str, str]) -> dict[str, dict[str
 
 def write_task_manifests(out: Path, units: list[dict[str, str]],
                          audio: dict[str, dict[str, str]]) -> dict[str, int]:
-    """Write {speech,paired,st,mt}_{split}.tsv; returns rows written per file."""
+    """Write {speech,paired,mt}_{split}.tsv and {split}_st.tsv; returns rows per file."""
     by_file: dict[str, list[dict[str, str]]] = {}
     for unit in units:
         rows = task_rows(unit, audio[f"{unit['uid']}_{unit['lang']}"])
         for kind, row in rows.items():
             if kind == "speech" and unit["split"] == "test":
                 continue  # unlabeled speech never includes evaluation audio
-            by_file.setdefault(f"{kind}_{unit['split']}", []).append(row)
+            name = f"{unit['split']}_st" if kind == "st" else f"{kind}_{unit['split']}"
+            by_file.setdefault(name, []).append(row)
     for name, rows in by_file.items():
-        mf.write_manifest(out / f"{name}.tsv", name.split("_")[0], rows)
+        mf.write_manifest(out / f"{name}.tsv", mf.kind_of(name), rows)
     return {name: len(rows) for name, rows in sorted(by_file.items())}
 
 
@@ -51,7 +52,7 @@ def train_target_spm(out: Path, seed: int, vocab_size: int = SPM_VOCAB_SIZE) -> 
     import sentencepiece as spm
 
     targets = sorted({r["tgt_text"] for r in
-                      mf.read_manifest(out / "st_train.tsv", "st", check_audio_files=False).rows})
+                      mf.read_manifest(out / "train_st.tsv", "st", check_audio_files=False).rows})
     text_file = out / f"{SPM_PREFIX}.input.txt"
     text_file.write_text("\n".join(targets) + "\n", encoding="utf-8")
     spm.SentencePieceTrainer.train(

@@ -31,6 +31,16 @@ NONEMPTY = {"speech": (), "text": ("text",), "paired": ("tgt_text",), "st": ("tg
             "mt": ("src_text", "tgt_text")}
 
 
+def kind_of(path: str | Path) -> str | None:
+    """Manifest kind from a file name: ``<kind>_<split>.tsv``, or fairseq speech_to_text's
+    ``<split>_st.tsv`` for speech translation (its task wants split names ``train*``)."""
+    stem = Path(path).name.removesuffix(".tsv")
+    if stem.endswith("_st"):
+        return "st"
+    kind = stem.split("_")[0]
+    return kind if kind in COLUMNS else None
+
+
 class ManifestError(ValueError):
     """A manifest problem, located as ``file:line: message``."""
 

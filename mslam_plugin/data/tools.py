@@ -16,10 +16,11 @@ TEXT_COLUMN = {"text": ("text", "lang"), "paired": ("tgt_text", "src_lang"),
 
 
 def kind_of(path: Path) -> str:
-    kind = path.name.split("_")[0]
-    if kind not in mf.COLUMNS:
+    kind = mf.kind_of(path)
+    if kind is None:
         raise ValueError(f"{path}: cannot tell the manifest kind from the file name; "
-                         f"expected <kind>_<split>.tsv with kind in {sorted(mf.COLUMNS)}")
+                         f"expected <kind>_<split>.tsv with kind in {sorted(mf.COLUMNS)}, "
+                         "or <split>_st.tsv")
     return kind
 
 
