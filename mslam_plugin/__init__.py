@@ -7,4 +7,13 @@ second import under the same name is a no-op).
 
 __version__ = "0.1.0"
 
+import argparse  # noqa: E402
+
+import torch  # noqa: E402
+
+# torch >= 2.6 loads checkpoints with weights_only=True. fairseq tasks configured through
+# add_args (speech_to_text among them) save their config as an argparse.Namespace, which
+# would make every such checkpoint unloadable; a Namespace is a plain attribute holder.
+torch.serialization.add_safe_globals([argparse.Namespace])
+
 from . import criterions, models, tasks  # noqa: F401,E402  (registration side effects)

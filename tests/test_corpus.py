@@ -93,3 +93,27 @@ def test_build_is_deterministic_given_the_seed(tiny_corpus, tmp_path):
     a, _ = sf.read(str(tiny_corpus / row["audio"]))
     b, _ = sf.read(str(again / row["audio"]))
     assert (a == b).all()
+
+
+def test_st_data_trains_with_fairseqs_own_speech_to_text_task(tiny_corpus, tmp_path):
+    # fbank80.zip + train_st.tsv + config_st.yaml, as fairseq's CoVoST 2 preparation
+    # writes them; the checkpoint must load under torch's weights_only default.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import mslam_plugin  # noqa: F401  (registers argparse.Namespace as safe to load)
+    from fairseq import checkpoint_utils
+
+    bindir = Path(sys.executable).parent
+    run = subprocess.run(
+        [str(bindir / "fairseq-train"), str(tiny_corpus), "--task", "speech_to_text",
+         "--config-yaml", "config_st.yaml", "--train-subset", "train_st", "--arch",
+         "s2t_transformer_s", "--encoder-layers", "1", "--decoder-layers", "1",
+         "--criterion", "label_smoothed_cross_entropy", "--max-tokens", "4000",
+         "--optimizer", "adam", "--lr", "1e-3", "--max-update", "2", "--cpu",
+         "--disable-validation", "--no-epoch-checkpoints", "--save-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "checkpoint_last.pt"))
+    assert state["optimizer_history"][-1]["num_updates"] == 2

@@ -8,16 +8,45 @@ and the ``config_st.yaml`` that fairseq's speech_to_text task reads.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from ..data import manifest as mf
 
 SPM_PREFIX = "spm_unigram_en"
+FBANK_ZIP = "fbank80.zip"
 SPM_VOCAB_SIZE = 1000
 
 
-def task_rows(unit: dict[str, str], audio: dict[str, str]) -> dict[str, dict[str, str]]:
-    """The row of each manifest kind that one (unit, language) gives."""
+def write_fbank_zip(out: Path, audio: dict[str, dict[str, str]]) -> dict[str, str]:
+    """80-dim Kaldi filterbanks of every utterance as .npy files in an uncompressed zip,
+    the way fairseq's speech_to_text preparation stores CoVoST 2; returns id ->
+    ``fbank80.zip:OFFSET:LENGTH``. fairseq's stock reader needs this: its raw-audio path
+    calls torchaudio.sox_effects, which torchaudio 2.9 no longer has."""
+    from ..data.sources import load_fbank_raw
+
+    tmp = out / (FBANK_ZIP + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
+        for uid, row in sorted(audio.items()):
+            buf = io.BytesIO()
+            np.save(buf, load_fbank_raw(out / row["audio"]).numpy().astype(np.float32))
+            z.writestr(f"{uid}.npy", buf.getvalue())
+    refs = {}
+    with zipfile.ZipFile(tmp) as z:
+        for info in z.infolist():
+            offset = info.header_offset + 30 + len(info.filename.encode("utf-8"))
+            refs[info.filename[:-4]] = f"{FBANK_ZIP}:{offset}:{info.file_size}"
+    tmp.replace(out / FBANK_ZIP)
+    return refs
+
+
+def task_rows(unit: dict[str, str], audio: dict[str, str], fbank_ref: str
+              ) -> dict[str, dict[str, str]]:
+    """The row of each manifest kind that one (unit, language) gives; ST rows point at
+    the filterbank zip, the others at the FLAC file."""
     n_frames = str(mf.num_fbank_frames(int(audio["n_samples"])))
     common = {"id": audio["id"], "audio": audio["audio"], "n_frames": n_frames,
               "speaker": audio["speaker"]}
@@ -25,7 +54,8 @@ def task_rows(unit: dict[str, str], audio: dict[str, str]) -> dict[str, dict[str
     return {
         "speech": {**common, "lang": lang},
         "paired": {**common, "tgt_text": text, "src_lang": lang},
-        "st": {**common, "tgt_text": en, "src_text": text, "src_lang": lang, "tgt_lang": "en"},
+        "st": {**common, "audio": fbank_ref, "tgt_text": en, "src_text": text,
+               "src_lang": lang, "tgt_lang": "en"},
         "mt": {"id": audio["id"], "src_text": text, "tgt_text": en, "src_lang": lang,
                "tgt_lang": "en"},
     }
@@ -35,8 +65,10 @@ def write_task_manifests(out: Path, units: list[dict[str, str]],
                          audio: dict[str, dict[str, str]]) -> dict[str, int]:
     """Write {speech,paired,mt}_{split}.tsv and {split}_st.tsv; returns rows per file."""
     by_file: dict[str, list[dict[str, str]]] = {}
+    refs = write_fbank_zip(out, audio)
     for unit in units:
-        rows = task_rows(unit, audio[f"{unit['uid']}_{unit['lang']}"])
+        uid = f"{unit['uid']}_{unit['lang']}"
+        rows = task_rows(unit, audio[uid], refs[uid])
         for kind, row in rows.items():
             if kind == "speech" and unit["split"] == "test":
                 continue  # unlabeled speech never includes evaluation audio

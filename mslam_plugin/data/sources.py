@@ -23,12 +23,17 @@ from .char_vocab import encode
 logger = logging.getLogger(__name__)
 
 
-def load_fbank(path: Path, where: str) -> torch.Tensor:
-    """(T, 80) utterance-normalised filterbanks of a 16 kHz mono file."""
+def load_fbank_raw(path: Path, where: str = "") -> torch.Tensor:
+    """(T, 80) Kaldi filterbanks of a 16 kHz mono file."""
     wav, rate = sf.read(str(path), dtype="float32", always_2d=False)
     if rate != mf.SAMPLE_RATE or wav.ndim != 1:
-        raise ValueError(f"{where}: {path} must be 16 kHz mono")
-    feats = fbank_features(torch.from_numpy(wav))
+        raise ValueError(f"{where or path}: {path} must be 16 kHz mono")
+    return fbank_features(torch.from_numpy(wav))
+
+
+def load_fbank(path: Path, where: str) -> torch.Tensor:
+    """(T, 80) utterance-normalised filterbanks of a 16 kHz mono file."""
+    feats = load_fbank_raw(path, where)
     return (feats - feats.mean(0)) / feats.std(0).clamp(min=1e-5)
 
 
