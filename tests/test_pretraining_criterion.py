@@ -7,7 +7,7 @@ import pytest
 import torch
 from fairseq.models import ARCH_CONFIG_REGISTRY
 
-from mslam_plugin.criterions.mslam_pretraining import (MSLAMPretrainingCriterion,
+from mslam_plugin.criterions.mslam_pretraining import (OBJECTIVES, MSLAMPretrainingCriterion,
                                                         MSLAMPretrainingCriterionConfig,
                                                         span_start_prob)
 from mslam_plugin.data.char_vocab import build_char_vocab
@@ -60,6 +60,7 @@ def test_all_objectives_logged_and_backpropagate(task):
     for name in ("w2v_contrastive", "w2v_mlm", "text_mlm", "tlm_text", "tlm_speech"):
         assert log[f"count_{name}"] > 0
     assert sample_size == 1 and 0 < log["code_usage"] <= 1 and log["loss_w2v_diversity"] > 0
+    assert log["loss"] == pytest.approx(loss.item(), rel=1e-5)
     loss.backward()
     assert model.quantizer.weight_proj.weight.grad.abs().sum() > 0  # contrastive reaches it
     assert model.ctc_head.weight.grad.abs().sum() > 0
@@ -77,21 +78,23 @@ def test_weight_zero_removes_term_and_its_forward(task):
     speech_calls = _count_calls(model, "forward_speech")
     paired_calls = _count_calls(model, "forward_paired")
     _, _, log = _criterion(task, ctc_weight=0.0)(model, _sample(task))  # mSLAM-TLM
-    assert "loss_ctc" not in log and len(speech_calls) == 1 and len(paired_calls) == 1
+    assert log["n_ctc"] == 0 and log["loss_ctc"] == 0
+    assert len(speech_calls) == 1 and len(paired_calls) == 1
     speech_calls.clear(), paired_calls.clear()
     text_calls = _count_calls(model, "forward_text")
     baseline = _criterion(task, text_mlm_weight=0.0, tlm_text_weight=0.0, tlm_speech_weight=0.0,
                           ctc_weight=0.0)  # speech-only w2v-BERT
     _, _, log = baseline(model, _sample(task))
-    assert {k for k in log if k.startswith("loss_")} == {"loss_w2v_contrastive", "loss_w2v_mlm",
-                                                         "loss_w2v_diversity"}
+    assert {o for o in OBJECTIVES if log[f"n_{o}"]} == {"w2v_contrastive", "w2v_mlm"}
+    assert {k for k in log if k.startswith("loss_") and log[k]} == {
+        "loss_w2v_contrastive", "loss_w2v_mlm", "loss_w2v_diversity"}
     assert (len(speech_calls), len(paired_calls), len(text_calls)) == (1, 0, 0)
 
 
 def test_batch_without_a_kind_works(task):
     model = _model(task)
     loss, _, log = _criterion(task)(model, _sample(task, kinds=("text",)))
-    assert "loss_text_mlm" in log and "loss_w2v_mlm" not in log
+    assert log["n_text_mlm"] == 1 and log["n_w2v_mlm"] == 0 and log["loss_w2v_mlm"] == 0
     loss.backward()
     loss, _, log = _criterion(task)(model, _sample(task, kinds=()))
     assert loss.item() == 0.0
@@ -119,6 +122,14 @@ def test_non_finite_loss_is_skipped_with_a_log_line(task, caplog):
         model.text_head.bias[0] = float("nan")  # poisons the text MLM logits only
     loss, _, log = _criterion(task)(model, sample)
     assert loss.item() == 0.0 and log["nonfinite_skipped"] == 1
-    assert "loss_text_mlm" not in log
+    assert log["n_text_mlm"] == 0 and log["loss_text_mlm"] == 0
     assert "non-finite loss skipped" in caplog.text
     loss.backward()  # still a graph: every rank runs backward
+
+
+def test_every_step_logs_the_same_keys(task):
+    # fairseq sums logging outputs over ranks and micro-batches by the first one's keys
+    model = _model(task)
+    keys = [set(_criterion(task)(model, _sample(task, kinds))[2])
+            for kinds in (("speech", "text", "paired"), ("text",), ())]
+    assert keys[0] == keys[1] == keys[2]

@@ -17,6 +17,7 @@ CTC weights to 0.
 """
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,12 @@ from ..modules.masking import speech_span_mask
 
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("w2v_contrastive", "w2v_mlm", "text_mlm", "tlm_text", "tlm_speech", "ctc")
+QUANTIZER_KEYS = ("code_perplexity", "prob_perplexity", "quantizer_temp", "code_usage",
+                  "loss_w2v_diversity")
+# Every step logs the same keys (zeros for what it lacks): fairseq sums logging outputs
+# across ranks and micro-batches by the keys of the first one.
+LOG_KEYS = tuple(f"{p}_{o}" for o in OBJECTIVES for p in ("loss", "n", "correct", "count")) \
+    + QUANTIZER_KEYS + ("n_quantizer", "nonfinite_skipped")
 
 
 @dataclass
@@ -66,7 +73,7 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
 
     def _cross_entropy(self, name, logits, target, out):
         out["losses"][name] = F.cross_entropy(logits.float(), target)
-        out["log"][f"correct_{name}"] = int((logits.argmax(-1) == target).sum())
+        out["stats"][f"correct_{name}"] = (logits.argmax(-1) == target).sum()
         out["log"][f"count_{name}"] = int(target.numel())
 
     def _contrastive(self, model, speech, rng, out):
@@ -98,9 +105,10 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
                                 speech.quantized.code_ids[speech.mask], out)
         q = speech.quantized
         codes = q.code_ids[~speech.padding_mask]
-        out["log"].update(code_perplexity=q.code_perplexity.item(), n_quantizer=1,
-                          prob_perplexity=q.prob_perplexity.item(), quantizer_temp=float(q.temperature),
-                          code_usage=len(torch.unique(codes)) / q.num_codes)
+        used = torch.bincount(codes, minlength=q.num_codes).gt(0).sum() / q.num_codes
+        out["stats"].update(code_perplexity=q.code_perplexity, prob_perplexity=q.prob_perplexity,
+                            code_usage=used)
+        out["log"].update(n_quantizer=1, quantizer_temp=float(q.temperature))
 
     def _text(self, model, batch, out):
         text = model.forward_text(batch["tokens"])
@@ -130,7 +138,7 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
                                           blank=self.blank, reduction="mean", zero_infinity=True)
 
     def forward(self, model, sample, reduce=True):
-        out = {"losses": {}, "log": {}, "diversity": None}
+        out = {"losses": {}, "stats": {}, "log": {}, "diversity": None}
         rng = np.random.default_rng(sample["batch_seed"])
         w = self.weights
         if "speech" in sample and (w["w2v_contrastive"] or w["w2v_mlm"]):
@@ -144,18 +152,29 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         loss = sum(w[k] * v for k, v in out["losses"].items())
         if out["diversity"] is not None:
             loss = loss + self.cfg.w2v_diversity_weight * out["diversity"]
-            out["log"]["loss_w2v_diversity"] = out["diversity"].item()
-        skipped = torch.is_tensor(loss) and not bool(torch.isfinite(loss))
+            out["stats"]["loss_w2v_diversity"] = out["diversity"]
+        for name, value in out["losses"].items():
+            out["stats"][f"loss_{name}"] = value
+            out["log"][f"n_{name}"] = 1
+        # one host sync for every logged tensor instead of one each
+        names = list(out["stats"])
+        values = (torch.stack([out["stats"][k].detach().float() for k in names]).tolist()
+                  if names else [])
+        stats = dict(zip(names, values))
+        skipped = not all(math.isfinite(v) for v in values)
+        log = dict.fromkeys(LOG_KEYS, 0)
         if skipped:  # keep training: a zero loss still runs backward on every rank
             logger.warning("batch %s: non-finite loss skipped (%s)", sample.get("id"),
-                           {k: round(v.item(), 4) for k, v in out["losses"].items()})
-            out["losses"], out["log"] = {}, {}
+                           {k: round(v, 4) for k, v in stats.items() if k.startswith("loss_")})
+        else:
+            log.update(out["log"], **stats)
         if skipped or not torch.is_tensor(loss):  # nothing to learn from in this batch
             loss = sum((p.nan_to_num() * 0.0).sum() for p in model.parameters())
-        log = {"loss": loss.item(), "sample_size": 1, "nsentences": sample.get("nsentences", 0),
-               "ntokens": sample.get("ntokens", 0), "nonfinite_skipped": int(skipped), **out["log"]}
-        for name, value in out["losses"].items():
-            log[f"loss_{name}"], log[f"n_{name}"] = value.item(), 1
+        logged_loss = 0.0 if skipped else (
+            sum(w[k] * stats[f"loss_{k}"] for k in out["losses"])
+            + self.cfg.w2v_diversity_weight * stats.get("loss_w2v_diversity", 0.0))
+        log.update(loss=logged_loss, sample_size=1, nsentences=sample.get("nsentences", 0),
+                   ntokens=sample.get("ntokens", 0), nonfinite_skipped=int(skipped))
         return loss, 1, log
 
     @staticmethod
@@ -174,8 +193,7 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
             metrics.log_scalar("nonfinite_skipped", total("nonfinite_skipped"), 1, round=0)
         nq = total("n_quantizer")
         if nq:
-            for key in ("code_perplexity", "prob_perplexity", "quantizer_temp", "code_usage",
-                        "loss_w2v_diversity"):
+            for key in QUANTIZER_KEYS:
                 metrics.log_scalar(key, total(key) / nq, nq, round=4)
 
     @staticmethod
