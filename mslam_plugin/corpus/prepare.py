@@ -24,6 +24,8 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
+import soundfile as sf
+
 from ..data import manifest as mf
 from . import synthesis, text_corpus, units
 from .gnome_help import DEFAULT_ROOT
@@ -78,7 +80,7 @@ def stage_synth(args) -> None:
                 logger.info("synth: %d/%d utterances (%.0f s)", i, len(jobs),
                             time.time() - start)
     for row in done:
-        row["n_samples"] = mf.sf.info(str(args.out / row["audio"])).frames
+        row["n_samples"] = sf.info(str(args.out / row["audio"])).frames
     write_tsv(args.out / "audio.tsv", ("id", "audio", "n_samples", "speaker"), done)
     hours = sum(r["n_samples"] for r in done) / synthesis.SAMPLE_RATE / 3600
     logger.info("synth: %d utterances, %.2f h of audio (%d newly synthesised)",
@@ -106,7 +108,7 @@ def stage_text(args) -> None:
 def stage_manifests(args) -> None:
     audio = {r["id"]: r for r in read_tsv(args.out / "audio.tsv")}
     written = write_task_manifests(args.out, read_tsv(args.out / "units.tsv"), audio)
-    write_st_config(args.out, args.seed)
+    write_st_config(args.out)
     logger.info("manifests: %s", ", ".join(f"{k} {v}" for k, v in written.items()))
 
 

@@ -79,7 +79,7 @@ def write_task_manifests(out: Path, units: list[dict[str, str]],
     return {name: len(rows) for name, rows in sorted(by_file.items())}
 
 
-def train_target_spm(out: Path, seed: int, vocab_size: int = SPM_VOCAB_SIZE) -> None:
+def train_target_spm(out: Path, vocab_size: int = SPM_VOCAB_SIZE) -> None:
     """Unigram SentencePiece over the English ST training targets, plus its fairseq dict."""
     import sentencepiece as spm
 
@@ -100,9 +100,10 @@ def train_target_spm(out: Path, seed: int, vocab_size: int = SPM_VOCAB_SIZE) -> 
         "".join(f"{p} 1\n" for p in pieces if p not in specials), encoding="utf-8")
 
 
-def write_st_config(out: Path, seed: int) -> None:
-    """config_st.yaml for fairseq's speech_to_text task (audio paths relative to ``out``)."""
-    train_target_spm(out, seed)
+def write_st_config(out: Path) -> None:
+    """config_st.yaml for fairseq's speech_to_text task (audio paths relative to ``out``);
+    SentencePiece trains single-threaded, so it is deterministic without a seed."""
+    train_target_spm(out)
     (out / "config_st.yaml").write_text(
         f"audio_root: {out.resolve()}\n"
         "bpe_tokenizer:\n"
