@@ -1,0 +1,157 @@
+"""Speech translation from mSLAM (section 4.1, CoVoST 2 recipe): the pre-trained mSLAM
+encoder (front-end, speech encoder, multimodal encoder; text through the character
+embedding) and a 6-layer, 512-dim fairseq Transformer decoder, with dropout 0.3 on the
+decoder's input embedding and residuals.
+
+Registered as ``mslam_st``; works with fairseq's ``speech_to_text`` task (speech input:
+``src_tokens`` are filterbanks (B, T, 80)) and with character input (``src_tokens`` are
+character ids (B, U)) for text translation, including zero-shot text translation by a
+model fine-tuned on speech only.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+from fairseq.models import (FairseqEncoder, FairseqEncoderDecoderModel, register_model,
+                            register_model_architecture)
+from fairseq.models.transformer import Embedding, TransformerDecoder
+from fairseq.utils import safe_getattr
+from torch import nn
+
+from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny
+
+logger = logging.getLogger(__name__)
+ENCODER_PARTS = ("frontend.", "feature_norm.", "speech_encoder.", "multimodal_encoder.",
+                 "text_embedding.")
+
+
+@dataclass
+class MSLAMSTConfig(MSLAMConfig):
+    load_pretrained_mslam_from: str = field(default="", metadata={"help": "mSLAM pre-training checkpoint for the encoder"})
+    decoder_layers: int = field(default=6, metadata={"help": "Transformer decoder layers"})
+    decoder_embed_dim: int = field(default=512, metadata={"help": "decoder dim"})
+    decoder_ffn_embed_dim: int = field(default=2048, metadata={"help": "decoder FFN dim"})
+    decoder_attention_heads: int = field(default=8, metadata={"help": "decoder heads"})
+    decoder_dropout: float = field(default=0.3, metadata={"help": "dropout on the decoder input embedding and residuals"})
+    decoder_attention_dropout: float = field(default=0.1, metadata={"help": "decoder attention dropout"})
+    share_decoder_input_output_embed: bool = field(default=True, metadata={"help": "tie decoder input and output embeddings"})
+    speaker_to_id: Optional[str] = field(default=None, metadata={"help": "set by fairseq's speech_to_text task; unused"})
+
+
+class MSLAMSTEncoder(FairseqEncoder):
+    """The mSLAM encoder for fine-tuning: speech (B, T, F) float or characters (B, U) long
+    in, encoder states (T', B, decoder dim) out, fairseq's encoder_out dict convention."""
+
+    def __init__(self, cfg: MSLAMSTConfig, vocab_size: int, padding_idx: int):
+        super().__init__(None)
+        full = MSLAMModel(cfg, vocab_size, padding_idx)
+        self.frontend, self.feature_norm = full.frontend, full.feature_norm
+        self.speech_encoder, self.multimodal_encoder = full.speech_encoder, full.multimodal_encoder
+        self.text_embedding = full.text_embedding
+        self.proj = (nn.Linear(cfg.encoder_embed_dim, cfg.decoder_embed_dim)
+                     if cfg.encoder_embed_dim != cfg.decoder_embed_dim else nn.Identity())
+
+    def load_pretrained(self, path: str) -> None:
+        from fairseq import checkpoint_utils
+
+        state = checkpoint_utils.load_checkpoint_to_cpu(path)["model"]
+        encoder = {k: v for k, v in state.items() if k.startswith(ENCODER_PARTS)}
+        missing, unexpected = self.load_state_dict(encoder, strict=False)
+        missing = [k for k in missing if not k.startswith("proj.")]
+        if missing or unexpected:
+            raise ValueError(f"{path}: not an mSLAM checkpoint of this architecture "
+                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+        logger.info("encoder initialised from %s (%d tensors)", path, len(encoder))
+
+    def forward(self, src_tokens, src_lengths=None, **kwargs):
+        if src_tokens.dtype == torch.long:  # characters: text translation
+            x, padding_mask = self.text_embedding(src_tokens)
+        else:
+            t = src_tokens.size(1)
+            fbank_mask = torch.arange(t, device=src_tokens.device)[None, :] >= src_lengths[:, None]
+            feats, padding_mask = self.frontend(src_tokens, fbank_mask)
+            x = self.speech_encoder(self.feature_norm(feats), padding_mask)
+        x = self.proj(self.multimodal_encoder(x, padding_mask))
+        x = x.masked_fill(padding_mask[..., None], 0.0)
+        return {"encoder_out": [x.transpose(0, 1)], "encoder_padding_mask": [padding_mask],
+                "encoder_embedding": [], "encoder_states": [], "src_tokens": [],
+                "src_lengths": []}
+
+    def reorder_encoder_out(self, encoder_out, new_order):
+        return {"encoder_out": [encoder_out["encoder_out"][0].index_select(1, new_order)],
+                "encoder_padding_mask": [encoder_out["encoder_padding_mask"][0].index_select(0, new_order)],
+                "encoder_embedding": [], "encoder_states": [], "src_tokens": [], "src_lengths": []}
+
+
+@register_model("mslam_st", dataclass=MSLAMSTConfig)
+class MSLAMSTModel(FairseqEncoderDecoderModel):
+    @classmethod
+    def build_model(cls, cfg: MSLAMSTConfig, task):
+        restoring = cfg.text_vocab_size > 0  # set below, so saved in every checkpoint
+        vocab_size, padding_idx = _char_vocab(cfg, task)
+        encoder = MSLAMSTEncoder(cfg, vocab_size, padding_idx)
+        path = cfg.load_pretrained_mslam_from
+        if path and Path(path).is_file():
+            encoder.load_pretrained(path)
+        elif path and not restoring:
+            raise FileNotFoundError(f"{path}: mSLAM pre-training checkpoint not found")
+        elif path:
+            logger.info("%s not found: weights come from the checkpoint being loaded", path)
+        cfg.text_vocab_size = vocab_size
+        tgt = task.target_dictionary
+        max_target = safe_getattr(getattr(task, "cfg", None), "max_target_positions", 1024)
+        decoder = TransformerDecoder(_decoder_args(cfg, max_target), tgt,
+                                     Embedding(len(tgt), cfg.decoder_embed_dim, tgt.pad()))
+        return cls(encoder, decoder)
+
+    def max_positions(self):
+        return (self.encoder.max_positions(), self.decoder.max_positions())
+
+
+def _char_vocab(cfg: MSLAMSTConfig, task) -> tuple[int, int]:
+    """Size and pad of the character vocabulary: the task's, the checkpoint's, or the flag."""
+    chars = getattr(task, "char_dictionary", None)
+    if chars is not None:
+        return len(chars), chars.pad()
+    if cfg.text_vocab_size > 0:
+        return cfg.text_vocab_size, 1
+    if cfg.load_pretrained_mslam_from:
+        from fairseq import checkpoint_utils
+
+        state = checkpoint_utils.load_checkpoint_to_cpu(cfg.load_pretrained_mslam_from)["model"]
+        return state["text_embedding.embed.weight"].size(0), 1
+    raise ValueError("mslam_st needs --load-pretrained-mslam-from or --text-vocab-size "
+                     "(the character vocabulary of the encoder)")
+
+
+def _decoder_args(cfg: MSLAMSTConfig, max_target_positions: int) -> argparse.Namespace:
+    return argparse.Namespace(
+        decoder_layers=cfg.decoder_layers, decoder_embed_dim=cfg.decoder_embed_dim,
+        decoder_output_dim=cfg.decoder_embed_dim, decoder_input_dim=cfg.decoder_embed_dim,
+        decoder_ffn_embed_dim=cfg.decoder_ffn_embed_dim,
+        decoder_attention_heads=cfg.decoder_attention_heads, dropout=cfg.decoder_dropout,
+        attention_dropout=cfg.decoder_attention_dropout, activation_dropout=0.0,
+        encoder_embed_dim=cfg.decoder_embed_dim, decoder_normalize_before=True,
+        share_decoder_input_output_embed=cfg.share_decoder_input_output_embed,
+        max_target_positions=max_target_positions, no_scale_embedding=False,
+        decoder_learned_pos=False, no_token_positional_embeddings=False,
+        adaptive_softmax_cutoff=None, decoder_layerdrop=0.0, activation_fn="relu")
+
+
+@register_model_architecture("mslam_st", "mslam_st_tiny")
+def mslam_st_tiny(args):
+    """mslam_tiny encoder + a small decoder (3 layers, 256 dim) for tests and the demo."""
+    for name, value in dict(decoder_layers=3, decoder_embed_dim=256, decoder_ffn_embed_dim=1024,
+                            decoder_attention_heads=4).items():
+        setattr(args, name, safe_getattr(args, name, value))
+    mslam_tiny(args)
+
+
+@register_model_architecture("mslam_st", "mslam_st_base")
+def mslam_st_base(args):
+    """mslam_base encoder + the paper's 6-layer, 512-dim decoder."""
+    mslam_base(args)

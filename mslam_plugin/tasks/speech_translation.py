@@ -1,0 +1,117 @@
+"""Speech-translation fine-tuning from mSLAM (section 4.1): fairseq's speech_to_text task
+(CoVoST 2 data prepared by fairseq's examples/speech_to_text reads unchanged) plus
+
+- speech + text fine-tuning: ``--mt-subset mt_train`` adds an MT TSV; every training batch
+  pairs its ST examples with as many MT examples, the MT loss is weighted ``--mt-weight``
+  (5.0) and the decoder dropout becomes ``--joint-dropout`` (0.1);
+- text input: ``--source-modality text`` reads a split's ``src_text`` column as the
+  source (characters of the pre-training vocabulary through the character embedding and
+  the multimodal encoder), for zero-shot text translation by a model fine-tuned on speech
+  only, or to score MT.
+"""
+
+import logging
+import math
+from pathlib import Path
+
+from fairseq import metrics
+from fairseq.tasks import register_task
+from fairseq.tasks.speech_to_text import SpeechToTextTask
+
+from ..data.char_vocab import load_char_dictionary
+from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
+from .common import keep_every_example
+
+logger = logging.getLogger(__name__)
+
+
+@register_task("mslam_speech_translation")
+class MSLAMSpeechTranslationTask(SpeechToTextTask):
+    @classmethod
+    def add_args(cls, parser):
+        super().add_args(parser)
+        parser.add_argument("--char-vocab", default="dict.char.txt",
+                            help="character vocabulary of the pre-trained encoder (a path, "
+                                 "or a file name under the data directory)")
+        parser.add_argument("--mt-subset", default="",
+                            help="MT TSV (id, src_text, tgt_text, src_lang, tgt_lang) under "
+                                 "the data directory, e.g. mt_train: speech + text fine-tuning")
+        parser.add_argument("--mt-weight", type=float, default=5.0,
+                            help="weight of the MT loss in speech + text fine-tuning")
+        parser.add_argument("--joint-dropout", type=float, default=0.1,
+                            help="decoder dropout in speech + text fine-tuning")
+        parser.add_argument("--source-modality", choices=("speech", "text"), default="speech",
+                            help="source of the loaded splits: speech (filterbanks or audio) "
+                                 "or text (the TSV's src_text column)")
+        parser.add_argument("--max-source-chars", type=int, default=512,
+                            help="text sources are truncated to this many characters")
+
+    def __init__(self, args, tgt_dict):
+        super().__init__(args, tgt_dict)
+        path = Path(args.char_vocab)
+        if not path.is_file():
+            path = Path(args.data) / args.char_vocab
+        if not path.is_file():
+            raise FileNotFoundError(f"{args.char_vocab}: character vocabulary not found "
+                                    f"(nor under {args.data})")
+        self.char_dictionary = load_char_dictionary(path)
+        logger.info("character vocabulary (%s): %d", path, len(self.char_dictionary))
+
+    def build_model(self, args, from_checkpoint=False):
+        if self.args.mt_subset and not from_checkpoint:
+            logger.info("speech + text fine-tuning: decoder dropout %.2f -> %.2f (--joint-dropout)",
+                        args.decoder_dropout, self.args.joint_dropout)
+            args.decoder_dropout = self.args.joint_dropout
+        return super().build_model(args, from_checkpoint)
+
+    def _text_dataset(self, split: str) -> TextTranslationDataset:
+        return TextTranslationDataset(
+            Path(self.args.data) / f"{split}.tsv", self.char_dictionary, self.tgt_dict,
+            pre_tokenizer=self.build_tokenizer(self.args), bpe_tokenizer=self.build_bpe(self.args),
+            prepend_tgt_lang_tag=self.data_cfg.prepend_tgt_lang_tag,
+            max_chars=self.args.max_source_chars)
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        if self.args.source_modality == "text":
+            self.datasets[split] = self._text_dataset(split)
+            return
+        super().load_dataset(split, epoch=epoch, combine=combine, **kwargs)
+        if self.args.mt_subset and split.startswith("train"):
+            mt = self._text_dataset(self.args.mt_subset)
+            logger.info("speech + text fine-tuning: %d ST examples, each batch with as many "
+                        "of %d MT examples (%s), MT loss weight %.1f", len(self.datasets[split]),
+                        len(mt), self.args.mt_subset, self.args.mt_weight)
+            self.datasets[split] = JointSpeechTextDataset(self.datasets[split], mt, self.args.seed)
+
+    def get_batch_iterator(self, dataset, *args, **kwargs):
+        return super().get_batch_iterator(dataset, *args, **keep_every_example(self, dataset, kwargs))
+
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        if "mt" not in sample:
+            return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+        model.train()
+        model.set_num_updates(update_num)
+        loss, sample_size, log = criterion(model, sample["st"])
+        mt_loss, mt_size, mt_log = criterion(model, sample["mt"])
+        # Per-token (or per-sentence) means: ST + weight * MT, over the ST sample size.
+        loss = loss + self.args.mt_weight * mt_loss * (sample_size / max(mt_size, 1))
+        if ignore_grad:
+            loss *= 0
+        optimizer.backward(loss)
+        log = dict(log)
+        for key in ("loss", "nll_loss", "ntokens", "sample_size"):
+            if key in mt_log:
+                log[f"mt_{key}"] = mt_log[key]
+        return loss, sample_size, log
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        super().reduce_metrics(logging_outputs, criterion)
+        if not any("mt_loss" in log for log in logging_outputs):
+            return
+        total = lambda k: sum(float(log.get(k, 0)) for log in logging_outputs)
+        size = max(total("mt_sample_size"), 1.0)
+        metrics.log_scalar("mt_loss", total("mt_loss") / size / math.log(2), size, round=3)
+        if any("mt_nll_loss" in log for log in logging_outputs):
+            ntok = max(total("mt_ntokens"), 1.0)
+            metrics.log_scalar("mt_nll_loss", total("mt_nll_loss") / ntok / math.log(2), ntok,
+                               round=3)
