@@ -21,18 +21,25 @@ FBANK_ZIP = "fbank80.zip"
 SPM_VOCAB_SIZE = 1000
 
 
-def write_fbank_zip(out: Path, audio: dict[str, dict[str, str]]) -> dict[str, str]:
+def write_fbank_zip(out: Path, sources: dict[str, Path], load=None,
+                    frames: dict[str, int] | None = None) -> dict[str, str]:
     """80-dim Kaldi filterbanks of every utterance as .npy files in an uncompressed zip,
     the way fairseq's speech_to_text preparation stores CoVoST 2; returns id ->
     ``fbank80.zip:OFFSET:LENGTH``. fairseq's stock reader needs this: its raw-audio path
-    calls torchaudio.sox_effects, which torchaudio 2.9 no longer has."""
+    calls torchaudio.sox_effects, which torchaudio 2.9 no longer has. ``load`` turns an
+    audio path into (T, 80) filterbanks (default: 16 kHz mono files); ``frames``, when
+    given, receives each utterance's number of frames."""
     from ..data.sources import load_fbank_raw
 
+    load = load or load_fbank_raw
     tmp = out / (FBANK_ZIP + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-        for uid, row in sorted(audio.items()):
+        for uid, path in sorted(sources.items()):
             buf = io.BytesIO()
-            np.save(buf, load_fbank_raw(out / row["audio"]).numpy().astype(np.float32))
+            feats = load(path)
+            if frames is not None:
+                frames[uid] = int(feats.shape[0])
+            np.save(buf, feats.numpy().astype(np.float32))
             z.writestr(f"{uid}.npy", buf.getvalue())
     refs = {}
     with zipfile.ZipFile(tmp) as z:
@@ -65,7 +72,7 @@ def write_task_manifests(out: Path, units: list[dict[str, str]],
                          audio: dict[str, dict[str, str]]) -> dict[str, int]:
     """Write {speech,paired,mt}_{split}.tsv and {split}_st.tsv; returns rows per file."""
     by_file: dict[str, list[dict[str, str]]] = {}
-    refs = write_fbank_zip(out, audio)
+    refs = write_fbank_zip(out, {uid: out / row["audio"] for uid, row in audio.items()})
     for unit in units:
         uid = f"{unit['uid']}_{unit['lang']}"
         rows = task_rows(unit, audio[uid], refs[uid])
@@ -100,10 +107,10 @@ def train_target_spm(out: Path, vocab_size: int = SPM_VOCAB_SIZE) -> None:
         "".join(f"{p} 1\n" for p in pieces if p not in specials), encoding="utf-8")
 
 
-def write_st_config(out: Path) -> None:
+def write_st_config(out: Path, vocab_size: int = SPM_VOCAB_SIZE) -> None:
     """config_st.yaml for fairseq's speech_to_text task (audio paths relative to ``out``);
     SentencePiece trains single-threaded, so it is deterministic without a seed."""
-    train_target_spm(out)
+    train_target_spm(out, vocab_size)
     (out / "config_st.yaml").write_text(
         f"audio_root: {out.resolve()}\n"
         "bpe_tokenizer:\n"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Fine-tune mslam_st_tiny for X->En speech translation on the offline corpus (a stage of
+# `make demo`; also run by examples/tiny/compare.sh for the baselines).
+#
+# usage: examples/tiny/finetune_st.sh [--data DIR] [--exp DIR] [--pretrained CKPT|none]
+#                                     [--with-text] [--max-update N] [-- extra fairseq flags]
+# --pretrained none trains the same model from random initialisation; --with-text adds the
+# MT data (mt_train.tsv): every batch pairs its ST examples with as many MT examples, MT
+# loss weight 5.0, decoder dropout 0.1 (the paper's speech + text fine-tuning).
+# Rerunning the same command resumes from checkpoint_last.pt.
+set -euo pipefail
+
+data=data/tiny
+exp=exp/tiny/st
+pretrained=exp/tiny/pretrain/checkpoint_last.pt
+max_update=150
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data) data=$2; shift 2 ;;
+    --exp) exp=$2; shift 2 ;;
+    --pretrained) pretrained=$2; shift 2 ;;
+    --with-text) extra+=(--mt-subset mt_train); shift ;;
+    --max-update) max_update=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+if [ "$pretrained" != none ]; then
+  extra+=(--load-pretrained-mslam-from "$pretrained")
+fi
+mkdir -p "$exp"
+
+fairseq-train "$data" --user-dir mslam_plugin \
+  --task mslam_speech_translation --config-yaml config_st.yaml \
+  --train-subset train_st --valid-subset dev_st --arch mslam_st_tiny "${extra[@]}" \
+  --criterion label_smoothed_cross_entropy --label-smoothing 0.1 --report-accuracy \
+  --max-tokens 6000 --optimizer adam --adam-betas '(0.9, 0.98)' --lr 1e-3 \
+  --lr-scheduler inverse_sqrt --warmup-updates 30 --clip-norm 10.0 \
+  --max-update "$max_update" --validate-interval-updates 75 --save-interval-updates 75 \
+  --keep-interval-updates 1 --no-epoch-checkpoints --log-interval 25 --log-format simple \
+  --tensorboard-logdir "$exp/tensorboard" --save-dir "$exp" \
+  --cpu --num-workers 1 --seed 1 "$@" 2>&1 | tee -a "$exp/train.log" \
+  | grep --line-buffered -E "train_inner|valid on|done training|Loaded checkpoint|Error|error"

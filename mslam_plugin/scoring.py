@@ -1,0 +1,117 @@
+"""Scoring per language and overall: BLEU and chrF (sacrebleu) for translation, WER and CER
+(jiwer) for speech recognition.
+
+Translation hypotheses come from fairseq-generate's output (``D-<id>`` lines hold the
+detokenised hypothesis of example ``<id>``, the row number in the generated split's TSV);
+references are the TSV's raw ``tgt_text`` and the language its ``src_lang``.
+
+    python -m mslam_plugin.scoring st --generate-output gen.txt --manifest data/test_st.tsv \
+        [--json scores.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+_D_LINE = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
+
+
+def read_generate_output(path: str | Path) -> dict[int, str]:
+    """Example id -> detokenised hypothesis, from fairseq-generate's stdout."""
+    hyps = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = _D_LINE.match(line.rstrip("\n"))
+            if m:
+                hyps[int(m.group(1))] = m.group(2)
+    return hyps
+
+
+def read_tsv(path: str | Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        return [dict(zip(header, line.rstrip("\n").split("\t"))) for line in f if line.strip()]
+
+
+def _by_language(langs: list[str]) -> dict[str, list[int]]:
+    groups = defaultdict(list)
+    for i, lang in enumerate(langs):
+        groups[lang].append(i)
+    return dict(sorted(groups.items()))
+
+
+def translation_scores(hyps: list[str], refs: list[str], langs: list[str]) -> dict:
+    """{"all": {...}, "<lang>": {...}} with bleu, chrf and n for each group."""
+    import sacrebleu
+
+    def score(idx):
+        h, r = [hyps[i] for i in idx], [[refs[i] for i in idx]]
+        return {"bleu": round(sacrebleu.corpus_bleu(h, r).score, 2),
+                "chrf": round(sacrebleu.corpus_chrf(h, r).score, 2), "n": len(idx)}
+
+    out = {"all": score(list(range(len(hyps))))}
+    out.update({lang: score(idx) for lang, idx in _by_language(langs).items()})
+    return out
+
+
+def recognition_scores(hyps: list[str], refs: list[str], langs: list[str]) -> dict:
+    """{"all": {...}, "<lang>": {...}} with wer, cer (in %) and n for each group."""
+    import jiwer
+
+    def score(idx):
+        h, r = [hyps[i] for i in idx], [refs[i] for i in idx]
+        return {"wer": round(100 * jiwer.wer(r, h), 2), "cer": round(100 * jiwer.cer(r, h), 2),
+                "n": len(idx)}
+
+    out = {"all": score(list(range(len(hyps))))}
+    out.update({lang: score(idx) for lang, idx in _by_language(langs).items()})
+    return out
+
+
+def score_generate_output(generate_output: str | Path, manifest: str | Path) -> dict:
+    rows = read_tsv(manifest)
+    hyps = read_generate_output(generate_output)
+    missing = [i for i in range(len(rows)) if i not in hyps]
+    if missing or len(hyps) != len(rows):
+        raise ValueError(f"{generate_output}: hypotheses for {len(hyps)} of the {len(rows)} "
+                         f"examples of {manifest} (first missing: row {missing[:3]}); was it "
+                         "generated from this split?")
+    return translation_scores([hyps[i] for i in range(len(rows))],
+                              [r["tgt_text"] for r in rows],
+                              [r.get("src_lang", "all") for r in rows])
+
+
+def format_table(scores: dict, metrics: tuple[str, ...]) -> str:
+    lines = ["| lang | n | " + " | ".join(metrics) + " |",
+             "|---|---|" + "---|" * len(metrics)]
+    for lang, s in scores.items():
+        lines.append(f"| {lang} | {s['n']} | " + " | ".join(f"{s[m]:.2f}" for m in metrics) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    st = sub.add_parser("st", help="BLEU and chrF of fairseq-generate output")
+    st.add_argument("--generate-output", required=True)
+    st.add_argument("--manifest", required=True, help="the generated split's TSV")
+    st.add_argument("--json", help="write the scores here")
+    args = parser.parse_args(argv)
+    try:
+        scores = score_generate_output(args.generate_output, args.manifest)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(format_table(scores, ("bleu", "chrf")))
+    if args.json:
+        Path(args.json).write_text(json.dumps(scores, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
