@@ -15,6 +15,7 @@ import argparse
 import json
 import re
 import sys
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -36,6 +37,12 @@ def read_tsv(path: str | Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8") as f:
         header = f.readline().rstrip("\n").split("\t")
         return [dict(zip(header, line.rstrip("\n").split("\t"))) for line in f if line.strip()]
+
+
+def text_normalize(text: str) -> str:
+    """NFC and single spaces: what the grapheme vocabulary's decoding gives, so references
+    and hypotheses compare character for character (case and punctuation are kept)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def _by_language(langs: list[str]) -> dict[str, list[int]]:
@@ -92,6 +99,36 @@ def format_table(scores: dict, metrics: tuple[str, ...]) -> str:
     for lang, s in scores.items():
         lines.append(f"| {lang} | {s['n']} | " + " | ".join(f"{s[m]:.2f}" for m in metrics) + " |")
     return "\n".join(lines)
+
+
+def _register_wer_scorer() -> None:
+    from dataclasses import dataclass
+
+    from fairseq.dataclass import FairseqDataclass
+    from fairseq.scoring import BaseScorer, register_scorer
+
+    @dataclass
+    class WerScorerConfig(FairseqDataclass):
+        pass
+
+    @register_scorer("mslam_wer", dataclass=WerScorerConfig)
+    class WerScorer(BaseScorer):
+        """WER and CER (jiwer) of fairseq-generate's detokenised output, after NFC
+        (so Hangul jamo recompose); use with ``--post-process sentencepiece``."""
+
+        def add_string(self, ref, pred):
+            self.ref.append(text_normalize(ref))
+            self.pred.append(text_normalize(pred))
+
+        def score(self):
+            return recognition_scores(self.pred, self.ref, ["all"] * len(self.ref))["all"]["wer"]
+
+        def result_string(self):
+            s = recognition_scores(self.pred, self.ref, ["all"] * len(self.ref))["all"]
+            return f"WER: {s['wer']:.2f} CER: {s['cer']:.2f}"
+
+
+_register_wer_scorer()
 
 
 def main(argv=None) -> int:

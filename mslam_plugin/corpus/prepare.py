@@ -5,7 +5,8 @@
   synth      espeak-ng speech for every unit, 16 kHz mono FLAC
   text       unlabeled text in 100+ languages (GNOME help + gflanguages)
   manifests  speech-only, paired, ST, MT manifests + SentencePiece + config_st.yaml
-  vocab      the character vocabulary (fairseq Dictionary) with per-language coverage
+  vocab      the character vocabulary (fairseq Dictionary) with per-language coverage,
+             and the grapheme vocabulary of transducer ASR (paired_train transcripts)
   report     validate every manifest and write corpus_stats.json
 
 Every stage is deterministic given ``--seed`` and reads only what earlier stages wrote.
@@ -124,6 +125,14 @@ def stage_vocab(args) -> None:
     paired = sorted({r["lang"] for r in read_tsv(args.out / "units.tsv")})
     logger.info("vocab coverage of the speech languages: %s",
                 ", ".join(f"{lang} {vocab.coverage[lang]:.4f}" for lang in paired))
+    from ..data.graphemes import build_grapheme_dictionary
+    from ..data.manifest import read_manifest
+
+    rows = read_manifest(args.out / "paired_train.tsv", "paired", check_audio_files=False).rows
+    graphemes = build_grapheme_dictionary((r["tgt_text"] for r in rows),
+                                          args.out / "dict.grapheme.txt")
+    logger.info("grapheme vocabulary: %d symbols -> %s", len(graphemes) - graphemes.nspecial - 1,
+                args.out / "dict.grapheme.txt")
 
 
 def stage_report(args) -> None:

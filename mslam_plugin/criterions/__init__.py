@@ -1,2 +1,2 @@
 """Registered fairseq criterions of mslam-plugin (imported for registration)."""
-from . import mslam_pretraining  # noqa: F401
+from . import mslam_pretraining, rnnt  # noqa: F401

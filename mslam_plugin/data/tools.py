@@ -61,6 +61,24 @@ def main_build_vocab(argv=None) -> None:
         print(f"  lowest coverage: {lang}\t{cov:.4f}")
 
 
+def main_build_graphemes(argv=None) -> None:
+    p = argparse.ArgumentParser(description="Build the grapheme vocabulary of transducer ASR "
+                                "(fairseq Dictionary, <blank> first) from the transcripts of "
+                                "the fine-tuning training manifests (paired format), merged.")
+    p.add_argument("manifests", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="dict.grapheme.txt to write")
+    args = p.parse_args(argv)
+    from .graphemes import build_grapheme_dictionary
+
+    try:
+        texts = texts_from_manifests(args.manifests)
+        d = build_grapheme_dictionary((t for ts in texts.values() for t in ts), args.out)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
+    print(f"{args.out}: {len(d) - d.nspecial - 1} graphemes over {len(texts)} languages "
+          f"({', '.join(sorted(texts))})")
+
+
 def main_validate(argv=None) -> None:
     p = argparse.ArgumentParser(description="Validate a manifest (formats: manifests/README.md).")
     p.add_argument("kind", choices=sorted(mf.COLUMNS))

@@ -46,14 +46,16 @@ class MSLAMSTEncoder(FairseqEncoder):
     """The mSLAM encoder for fine-tuning: speech (B, T, F) float or characters (B, U) long
     in, encoder states (T', B, decoder dim) out, fairseq's encoder_out dict convention."""
 
-    def __init__(self, cfg: MSLAMSTConfig, vocab_size: int, padding_idx: int):
+    def __init__(self, cfg: MSLAMConfig, vocab_size: int, padding_idx: int,
+                 out_dim: Optional[int] = None):
         super().__init__(None)
+        out_dim = out_dim or cfg.decoder_embed_dim
         full = MSLAMModel(cfg, vocab_size, padding_idx)
         self.frontend, self.feature_norm = full.frontend, full.feature_norm
         self.speech_encoder, self.multimodal_encoder = full.speech_encoder, full.multimodal_encoder
         self.text_embedding = full.text_embedding
-        self.proj = (nn.Linear(cfg.encoder_embed_dim, cfg.decoder_embed_dim)
-                     if cfg.encoder_embed_dim != cfg.decoder_embed_dim else nn.Identity())
+        self.proj = (nn.Linear(cfg.encoder_embed_dim, out_dim)
+                     if cfg.encoder_embed_dim != out_dim else nn.Identity())
 
     def load_pretrained(self, path: str) -> None:
         from fairseq import checkpoint_utils
@@ -91,28 +93,39 @@ class MSLAMSTEncoder(FairseqEncoder):
 class MSLAMSTModel(FairseqEncoderDecoderModel):
     @classmethod
     def build_model(cls, cfg: MSLAMSTConfig, task):
-        restoring = cfg.text_vocab_size > 0  # set below, so saved in every checkpoint
-        vocab_size, padding_idx = _char_vocab(cfg, task)
-        encoder = MSLAMSTEncoder(cfg, vocab_size, padding_idx)
-        path = cfg.load_pretrained_mslam_from
-        if path and Path(path).is_file():
-            encoder.load_pretrained(path)
-        elif path and not restoring:
-            raise FileNotFoundError(f"{path}: mSLAM pre-training checkpoint not found")
-        elif path:
-            logger.info("%s not found: weights come from the checkpoint being loaded", path)
-        cfg.text_vocab_size = vocab_size
+        encoder = build_encoder(cfg, task, cfg.decoder_embed_dim)
         tgt = task.target_dictionary
         max_target = safe_getattr(getattr(task, "cfg", None), "max_target_positions", 1024)
         decoder = TransformerDecoder(_decoder_args(cfg, max_target), tgt,
                                      Embedding(len(tgt), cfg.decoder_embed_dim, tgt.pad()))
-        return cls(encoder, decoder)
+        model = cls(encoder, decoder)
+        for name, p in model.named_parameters():  # for --optimizer mslam_adam
+            p.param_group = "encoder" if name.startswith("encoder.") else "decoder"
+        return model
 
     def max_positions(self):
         return (self.encoder.max_positions(), self.decoder.max_positions())
 
 
-def _char_vocab(cfg: MSLAMSTConfig, task) -> tuple[int, int]:
+def build_encoder(cfg, task, out_dim: int) -> MSLAMSTEncoder:
+    """The mSLAM encoder, initialised from ``cfg.load_pretrained_mslam_from`` when that
+    file exists; a checkpoint being restored (``text_vocab_size`` already recorded)
+    brings its own weights, so a moved pre-training file is then not an error."""
+    restoring = cfg.text_vocab_size > 0  # set below, so saved in every checkpoint
+    vocab_size, padding_idx = _char_vocab(cfg, task)
+    encoder = MSLAMSTEncoder(cfg, vocab_size, padding_idx, out_dim)
+    path = cfg.load_pretrained_mslam_from
+    if path and Path(path).is_file():
+        encoder.load_pretrained(path)
+    elif path and not restoring:
+        raise FileNotFoundError(f"{path}: mSLAM pre-training checkpoint not found")
+    elif path:
+        logger.info("%s not found: weights come from the checkpoint being loaded", path)
+    cfg.text_vocab_size = vocab_size
+    return encoder
+
+
+def _char_vocab(cfg, task) -> tuple[int, int]:
     """Size and pad of the character vocabulary: the task's, the checkpoint's, or the flag."""
     chars = getattr(task, "char_dictionary", None)
     if chars is not None:
@@ -124,7 +137,7 @@ def _char_vocab(cfg: MSLAMSTConfig, task) -> tuple[int, int]:
 
         state = checkpoint_utils.load_checkpoint_to_cpu(cfg.load_pretrained_mslam_from)["model"]
         return state["text_embedding.embed.weight"].size(0), 1
-    raise ValueError("mslam_st needs --load-pretrained-mslam-from or --text-vocab-size "
+    raise ValueError("the model needs --load-pretrained-mslam-from or --text-vocab-size "
                      "(the character vocabulary of the encoder)")
 
 

@@ -1,0 +1,91 @@
+"""Speech + transcript data for transducer ASR: a paired manifest (id, audio, n_frames,
+tgt_text, speaker, src_lang) read into filterbanks (utterance-normalised, as in
+pre-training) and grapheme ids."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import numpy as np
+import torch
+from fairseq.data import FairseqDataset
+
+from . import manifest as mf
+from .graphemes import encode
+from .sources import collate_speech, collate_tokens, load_fbank
+
+logger = logging.getLogger(__name__)
+
+
+class ASRDataset(FairseqDataset):
+    def __init__(self, path, dictionary, *, max_frames: int | None = 3000,
+                 skip_invalid: bool = False, shuffle: bool = True, seed: int = 1):
+        m = mf.read_manifest(path, "paired", skip_invalid=skip_invalid)
+        self.stats = Counter(m.skipped)
+        rows = []
+        for row in m.rows:
+            if max_frames and int(row["n_frames"]) > max_frames:
+                self.stats["too_long"] += 1
+                continue
+            rows.append(row)
+        if not rows:
+            raise ValueError(f"{path}: no usable rows ({dict(self.stats)})")
+        if self.stats:
+            logger.info("%s: %d rows kept; filtered %s", path, len(rows), dict(self.stats))
+        self.path, self.rows, self.dictionary = path, rows, dictionary
+        self.targets = [torch.tensor(encode(dictionary, r["tgt_text"]), dtype=torch.long)
+                        for r in rows]
+        unknown = sum(int((t == dictionary.unk()).sum()) for t in self.targets)
+        if unknown:
+            logger.warning("%s: %d transcript symbols are not in the grapheme vocabulary "
+                           "(mapped to <unk>)", path, unknown)
+        self.frames = np.array([int(r["n_frames"]) for r in rows], dtype=np.int64)
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> dict:
+        row = self.rows[index]
+        fbank = load_fbank(mf.resolve_audio(row["audio"], self.path.parent),
+                           f"{self.path} row {row['id']}")
+        return {"id": index, "fbank": fbank, "target": self.targets[index]}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def num_tokens(self, index: int) -> int:
+        return int(self.frames[index])
+
+    def size(self, index: int) -> int:
+        return int(self.frames[index])
+
+    @property
+    def sizes(self):
+        return self.frames
+
+    def ordered_indices(self):
+        """Longest first (tied lengths in a seeded random order when shuffling), so
+        batches hold similar lengths; fairseq shuffles the batches themselves."""
+        if self.shuffle:
+            tie = np.random.RandomState([self.seed, self.epoch]).permutation(len(self))
+        else:
+            tie = np.arange(len(self))
+        return np.lexsort([tie, -self.frames])
+
+    def collater(self, samples: list[dict]) -> dict:
+        if not samples:
+            return {}
+        samples = sorted(samples, key=lambda s: -s["fbank"].size(0))
+        speech = collate_speech(samples)
+        targets = [s["target"] for s in samples]
+        return {
+            "id": torch.tensor([s["id"] for s in samples]),
+            "net_input": {"src_tokens": speech["fbank"],
+                          "src_lengths": (~speech["fbank_padding_mask"]).sum(1)},
+            "target": collate_tokens(targets, self.dictionary.pad()),
+            "target_lengths": torch.tensor([len(t) for t in targets]),
+            "ntokens": sum(len(t) for t in targets),
+            "nsentences": len(samples),
+        }

@@ -1,0 +1,54 @@
+"""Grapheme vocabulary for transducer ASR (mSLAM section 4.3): every symbol of the
+fine-tuning training transcripts, merged over languages, as a fairseq Dictionary whose
+first symbol is the RNN-T ``<blank>``.
+
+Text is normalised as the character vocabulary normalises it (NFC, whitespace collapsed,
+Hangul split into jamo, ``▁`` for a space); :func:`decode` reverses it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+from .char_vocab import BLANK, SPACE, to_symbols
+
+
+def build_grapheme_dictionary(texts, out: Path | None = None):
+    """Dictionary of every symbol in ``texts`` (most frequent first) after ``<blank>``."""
+    from fairseq.data import Dictionary
+
+    counts = Counter(s for text in texts for s in to_symbols(text))
+    if not counts:
+        raise ValueError("no transcripts to build a grapheme vocabulary from")
+    d = Dictionary()
+    d.add_symbol(BLANK, n=0)
+    for sym, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        d.add_symbol(sym, n=n)
+    if out is not None:
+        d.save(str(out))
+    return d
+
+
+def load_grapheme_dictionary(path: str | Path):
+    from fairseq.data import Dictionary
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: grapheme vocabulary not found (build it with "
+                                "manifests/build_grapheme_vocab.py)")
+    d = Dictionary.load(str(path))
+    if d.index(BLANK) == d.unk():
+        raise ValueError(f"{path}: not a grapheme vocabulary (no {BLANK}); rebuild it with "
+                         "manifests/build_grapheme_vocab.py")
+    return d
+
+
+def encode(dictionary, text: str) -> list[int]:
+    return [dictionary.index(s) for s in to_symbols(text)]
+
+
+def decode(dictionary, ids) -> str:
+    text = "".join(dictionary[int(i)] for i in ids).replace(SPACE, " ")
+    return unicodedata.normalize("NFC", " ".join(text.split()))

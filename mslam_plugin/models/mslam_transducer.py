@@ -1,0 +1,164 @@
+"""Conformer-transducer ASR from mSLAM (section 4.3): the pre-trained mSLAM encoder as the
+transcription network, a 2-layer LSTM prediction network over graphemes and a joint
+network, assembled as a :class:`torchaudio.models.RNNT` (transcribe / predict / join), so
+torchaudio's :class:`~torchaudio.models.RNNTBeamSearch` decodes it unchanged.
+
+Parameters carry ``param_group`` = ``encoder`` (transcription network) or ``decoder``
+(prediction + joint networks): the ``mslam_adam`` optimiser and the
+``mslam_group_inverse_sqrt`` schedule give each group its own peak learning rate and
+warm-up, as the paper does (3e-4 / 5k updates and 1e-3 / 1.5k updates).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import torch
+import torchaudio
+from fairseq.dataclass import ChoiceEnum
+from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
+from fairseq.utils import safe_getattr
+from torch import nn
+
+from ..data.char_vocab import BLANK
+from .mslam import MSLAMConfig, mslam_base, mslam_large, mslam_tiny
+from .mslam_st import MSLAMSTEncoder, build_encoder
+
+logger = logging.getLogger(__name__)
+State = List[List[torch.Tensor]]
+
+
+@dataclass
+class MSLAMTransducerConfig(MSLAMConfig):
+    load_pretrained_mslam_from: str = field(default="", metadata={"help": "mSLAM pre-training checkpoint for the encoder"})
+    joint_dim: int = field(default=640, metadata={"help": "joint network dim"})
+    predictor_embed_dim: int = field(default=640, metadata={"help": "grapheme embedding dim of the prediction network"})
+    predictor_layers: int = field(default=2, metadata={"help": "LSTM layers of the prediction network"})
+    predictor_hidden_dim: int = field(default=640, metadata={"help": "LSTM units of the prediction network"})
+    predictor_dropout: float = field(default=0.1, metadata={"help": "dropout in the prediction network"})
+    joint_activation: ChoiceEnum(["tanh", "relu"]) = field(default="tanh", metadata={"help": "joint network non-linearity"})
+
+
+class Transcriber(nn.Module):
+    """The mSLAM encoder on filterbanks (B, T, 80): (B, T', joint_dim) and lengths."""
+
+    def __init__(self, encoder: MSLAMSTEncoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input: torch.Tensor, lengths: torch.Tensor):
+        out = self.encoder(input, lengths)
+        x = out["encoder_out"][0].transpose(0, 1)
+        return x, (~out["encoder_padding_mask"][0]).sum(1).to(torch.int32)
+
+    def infer(self, input, lengths, states):
+        x, lengths = self(input, lengths)
+        return x, lengths, []
+
+
+class Predictor(nn.Module):
+    """Embedding -> LSTM layers -> linear; the state is torchaudio's: per layer [h, c],
+    each (B, H)."""
+
+    def __init__(self, num_symbols: int, embed_dim: int, hidden_dim: int, layers: int,
+                 out_dim: int, dropout: float):
+        super().__init__()
+        self.embedding = nn.Embedding(num_symbols, embed_dim)
+        self.lstm = nn.LSTM(embed_dim, hidden_dim, layers, batch_first=True,
+                            dropout=dropout if layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(hidden_dim, out_dim)
+
+    def forward(self, input: torch.Tensor, lengths: torch.Tensor, state: Optional[State] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor, State]:
+        hc = None
+        if state:
+            hc = (torch.stack([s[0] for s in state]), torch.stack([s[1] for s in state]))
+        x, (h, c) = self.lstm(self.dropout(self.embedding(input)), hc)
+        new_state = [[h[i], c[i]] for i in range(h.size(0))]
+        return self.output(self.dropout(x)), lengths, new_state
+
+
+class Joiner(nn.Module):
+    def __init__(self, joint_dim: int, num_symbols: int, activation: str = "tanh"):
+        super().__init__()
+        self.activation = torch.tanh if activation == "tanh" else torch.relu
+        self.output = nn.Linear(joint_dim, num_symbols)
+
+    def forward(self, source_encodings, source_lengths, target_encodings, target_lengths):
+        x = source_encodings.unsqueeze(2) + target_encodings.unsqueeze(1)
+        return self.output(self.activation(x)), source_lengths, target_lengths
+
+
+@register_model("mslam_transducer", dataclass=MSLAMTransducerConfig)
+class MSLAMTransducerModel(BaseFairseqModel):
+    def __init__(self, rnnt: torchaudio.models.RNNT, blank: int):
+        super().__init__()
+        self.rnnt, self.blank = rnnt, blank
+        for name, p in self.named_parameters():
+            p.param_group = "encoder" if name.startswith("rnnt.transcriber.") else "decoder"
+
+    @classmethod
+    def build_model(cls, cfg: MSLAMTransducerConfig, task):
+        graphemes = task.target_dictionary
+        blank = graphemes.index(BLANK)
+        if blank == graphemes.unk():
+            raise ValueError(f"the target dictionary has no {BLANK}: use a grapheme vocabulary "
+                             "built by manifests/build_grapheme_vocab.py")
+        transcriber = Transcriber(build_encoder(cfg, task, cfg.joint_dim))
+        predictor = Predictor(len(graphemes), cfg.predictor_embed_dim, cfg.predictor_hidden_dim,
+                              cfg.predictor_layers, cfg.joint_dim, cfg.predictor_dropout)
+        joiner = Joiner(cfg.joint_dim, len(graphemes), cfg.joint_activation)
+        return cls(torchaudio.models.RNNT(transcriber, predictor, joiner), blank)
+
+    @property
+    def transcriber(self):
+        return self.rnnt.transcriber
+
+    @property
+    def predictor(self):
+        return self.rnnt.predictor
+
+    @property
+    def joiner(self):
+        return self.rnnt.joiner
+
+    def forward(self, src_tokens, src_lengths, target=None, target_lengths=None, **kwargs):
+        """Transcription and prediction networks (the joint is left to the criterion, which
+        bounds its memory): encodings (B, T', D), their lengths, predictions (B, U+1, D)
+        for the blank-prefixed targets."""
+        enc, enc_lengths = self.rnnt.transcribe(src_tokens, src_lengths)
+        out = {"encoder_out": enc, "encoder_lengths": enc_lengths}
+        if target is not None:
+            start = torch.full_like(target[:, :1], self.blank)
+            pred, _, _ = self.rnnt.predict(torch.cat([start, target], 1), target_lengths + 1, None)
+            out["predictor_out"] = pred
+        return out
+
+    def max_positions(self):
+        return None
+
+
+def _set_defaults(args, **defaults):
+    for name, value in defaults.items():
+        setattr(args, name, safe_getattr(args, name, value))
+
+
+@register_model_architecture("mslam_transducer", "mslam_transducer_tiny")
+def mslam_transducer_tiny(args):
+    """mslam_tiny encoder + a 2 x 192 LSTM prediction network and a 192-dim joint (the
+    joint's (B, T, U, D) activations dominate a CPU step)."""
+    _set_defaults(args, joint_dim=192, predictor_embed_dim=128, predictor_hidden_dim=192)
+    mslam_tiny(args)
+
+
+@register_model_architecture("mslam_transducer", "mslam_transducer_base")
+def mslam_transducer_base(args):
+    """mslam_base (0.6B) encoder + the paper's 2 x 640 LSTM prediction network."""
+    mslam_base(args)
+
+
+@register_model_architecture("mslam_transducer", "mslam_transducer_large")
+def mslam_transducer_large(args):
+    """mslam_large (2B) encoder + the paper's 2 x 640 LSTM prediction network."""
+    mslam_large(args)

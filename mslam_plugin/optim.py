@@ -1,0 +1,75 @@
+"""Separate learning rates for the encoder and the decoder (mSLAM section 4.3: peak 3e-4
+with 5k warm-up updates for the encoder, 1e-3 with 1.5k for the prediction and joint
+networks).
+
+``--optimizer mslam_adam`` is fairseq's Adam (same flags) with one parameter group per
+``param_group`` attribute of the parameters (the attribute fairseq's composite optimiser
+also reads; mslam_transducer sets ``encoder`` / ``decoder``). ``--lr-scheduler
+mslam_group_inverse_sqrt`` then warms each group up linearly to its own peak and decays it
+with the inverse square root of the update number. Under ``--fp16`` / ``--bf16`` fairseq
+flattens all parameters into one group unless ``--fp16-no-flatten-grads`` (or
+``--memory-efficient-fp16``) is given; the scheduler says so rather than training with
+one rate.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import List
+
+from fairseq import metrics
+from fairseq.dataclass import FairseqDataclass
+from fairseq.optim import register_optimizer
+from fairseq.optim.adam import FairseqAdam, FairseqAdamConfig
+from fairseq.optim.lr_scheduler import FairseqLRScheduler, register_lr_scheduler
+from omegaconf import II
+
+
+@register_optimizer("mslam_adam", dataclass=FairseqAdamConfig)
+class MSLAMAdam(FairseqAdam):
+    def __init__(self, cfg: FairseqAdamConfig, params):
+        groups: dict[str, list] = {}
+        for p in params:
+            groups.setdefault(getattr(p, "param_group", "default"), []).append(p)
+        super().__init__(cfg, [{"params": ps, "name": name} for name, ps in sorted(groups.items())])
+
+
+@dataclass
+class GroupInverseSqrtConfig(FairseqDataclass):
+    encoder_lr: float = field(default=3e-4, metadata={"help": "peak learning rate of the encoder"})
+    encoder_warmup_updates: int = field(default=5000, metadata={"help": "encoder warm-up updates"})
+    decoder_lr: float = field(default=1e-3, metadata={"help": "peak learning rate of the decoder (prediction + joint networks)"})
+    decoder_warmup_updates: int = field(default=1500, metadata={"help": "decoder warm-up updates"})
+    lr: List[float] = II("optimization.lr")
+
+
+def group_lr(peak: float, warmup: int, num_updates: int) -> float:
+    step = max(num_updates, 1)
+    return peak * min(step / max(warmup, 1), math.sqrt(max(warmup, 1) / step))
+
+
+@register_lr_scheduler("mslam_group_inverse_sqrt", dataclass=GroupInverseSqrtConfig)
+class GroupInverseSqrtSchedule(FairseqLRScheduler):
+    def __init__(self, cfg: GroupInverseSqrtConfig, optimizer):
+        super().__init__(cfg, optimizer)
+        names = {g.get("name") for g in optimizer.param_groups}
+        if not {"encoder", "decoder"} <= names:
+            raise ValueError(
+                "--lr-scheduler mslam_group_inverse_sqrt needs parameter groups named encoder "
+                f"and decoder, but the optimiser has {sorted(map(str, names))}: use "
+                "--optimizer mslam_adam with a model that sets param_group (mslam_transducer), "
+                "and with --fp16/--bf16 add --fp16-no-flatten-grads")
+        self.schedule = {"encoder": (cfg.encoder_lr, cfg.encoder_warmup_updates),
+                         "decoder": (cfg.decoder_lr, cfg.decoder_warmup_updates)}
+        self.step_update(0)
+
+    def step(self, epoch, val_loss=None):
+        super().step(epoch, val_loss)
+        return self.optimizer.get_lr()
+
+    def step_update(self, num_updates):
+        lrs = {}
+        for group in self.optimizer.param_groups:
+            peak, warmup = self.schedule.get(group.get("name"), self.schedule["decoder"])
+            group["lr"] = lrs[group.get("name")] = group_lr(peak, warmup, num_updates)
+        metrics.log_scalar("decoder_lr", lrs["decoder"], weight=0, round=7)
+        return lrs["encoder"]

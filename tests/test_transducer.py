@@ -1,0 +1,194 @@
+"""mslam_transducer: the RNN-T loss (plain PyTorch vs torchaudio, chunked vs whole),
+greedy / beam search, the grapheme vocabulary, per-group learning rates, and the task
+end to end through fairseq-train, fairseq-generate and the decoding script."""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torchaudio
+from fairseq.data import Dictionary
+from fairseq.models import ARCH_CONFIG_REGISTRY
+
+from mslam_plugin.criterions.rnnt import chunks_by_joint_size, rnnt_loss_chunked
+from mslam_plugin.data.graphemes import build_grapheme_dictionary, decode, encode
+from mslam_plugin.models.mslam_transducer import MSLAMTransducerConfig, MSLAMTransducerModel
+from mslam_plugin.modules.rnnt_loss import rnnt_loss_torch
+from mslam_plugin.optim import GroupInverseSqrtConfig, GroupInverseSqrtSchedule, MSLAMAdam, group_lr
+from mslam_plugin.rnnt_decoding import beam_search, greedy_search
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _random_batch(seed=0, b=4, t=30, u=12, v=20):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(b, t, u + 1, v, generator=g, requires_grad=True)
+    targets = torch.randint(1, v, (b, u), generator=g, dtype=torch.int32)
+    t_len = torch.tensor([t, t - 5, 18, 9][:b], dtype=torch.int32)
+    u_len = torch.tensor([u, 7, u, 0][:b], dtype=torch.int32)
+    return logits, targets, t_len, u_len
+
+
+def test_plain_pytorch_rnnt_loss_equals_torchaudio():
+    logits, targets, t_len, u_len = _random_batch()
+    ref = torchaudio.functional.rnnt_loss(logits, targets, t_len, u_len, blank=0, reduction="none")
+    ours = rnnt_loss_torch(logits, targets, t_len, u_len, blank=0, reduction="none")
+    torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-5)
+    g_ref, = torch.autograd.grad(ref.sum(), logits)
+    g_ours, = torch.autograd.grad(ours.sum(), logits)
+    torch.testing.assert_close(g_ours, g_ref, atol=1e-4, rtol=1e-4)
+
+
+class _Joiner(torch.nn.Module):
+    def __init__(self, d=8, v=11):
+        super().__init__()
+        self.output = torch.nn.Linear(d, v)
+
+    def forward(self, e, el, p, pl):
+        return self.output(torch.tanh(e[:, :, None] + p[:, None])), el, pl
+
+
+@pytest.mark.parametrize("impl", ["torch", "torchaudio"])
+def test_chunked_joint_gives_the_same_loss_and_gradients(impl):
+    torch.manual_seed(0)
+    joiner = _Joiner()
+    enc = torch.randn(5, 20, 8, requires_grad=True)
+    pred = torch.randn(5, 9, 8, requires_grad=True)
+    t_len = torch.tensor([20, 17, 12, 12, 3])
+    u_len = torch.tensor([8, 3, 8, 5, 1])
+    targets = torch.randint(1, 11, (5, 8))
+    results = []
+    for budget in (10**9, 20 * 9 * 11):  # one chunk; about one utterance per chunk
+        assert len(chunks_by_joint_size(t_len, u_len, 11, budget)) == (1 if budget > 10**6 else 4)
+        loss = rnnt_loss_chunked(joiner, enc, t_len, pred, targets, u_len, 0, budget, impl=impl)
+        grads = torch.autograd.grad(loss, [enc, pred, joiner.output.weight])
+        results.append((loss, grads))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_chunks_respect_the_budget():
+    t_len, u_len = torch.tensor([100, 90, 80, 50, 10]), torch.tensor([30, 20, 25, 10, 2])
+    groups = chunks_by_joint_size(t_len, u_len, 50, 400_000)
+    assert sum(groups, []) == list(range(5))
+    for g in groups:
+        size = len(g) * max(t_len[g]) * (max(u_len[g]) + 1) * 50
+        assert len(g) == 1 or size <= 400_000
+
+
+def test_grapheme_vocabulary_round_trip():
+    texts = ["Guten Tag, Straße!", "안녕하세요 세계", "Καλημέρα"]
+    d = build_grapheme_dictionary(texts)
+    assert d[d.nspecial] == "<blank>"
+    for text in texts:
+        ids = encode(d, text)
+        assert d.unk() not in ids
+        assert decode(d, ids) == text  # Hangul jamo recompose
+
+
+class _Task:
+    def __init__(self, n_graphemes=30):
+        self.target_dictionary = build_grapheme_dictionary(["abcdefghijklmnopqrstuvwxyz äö"])
+        self.char_dictionary = None
+
+
+def _model(**overrides):
+    ns = argparse.Namespace(text_vocab_size=50, dropout=0.0, predictor_dropout=0.0, **overrides)
+    ARCH_CONFIG_REGISTRY["mslam_transducer_tiny"](ns)
+    torch.manual_seed(0)
+    return MSLAMTransducerModel.build_model(MSLAMTransducerConfig(**vars(ns)), _Task()).eval()
+
+
+def test_batched_greedy_search_equals_one_utterance_at_a_time():
+    model = _model()
+    with torch.no_grad():  # a joint biased toward emitting, so hypotheses are not empty
+        model.joiner.output.bias[model.blank] -= 2.0
+    fbank, lengths = torch.randn(3, 120, 80), torch.tensor([120, 95, 60])
+    batched = greedy_search(model, fbank, lengths)
+    assert any(len(h) for h, _ in batched)
+    for i in range(3):
+        alone = greedy_search(model, fbank[i : i + 1, : lengths[i]], lengths[i : i + 1])[0]
+        assert alone[0] == batched[i][0]
+        assert abs(alone[1] - batched[i][1]) < 1e-3
+    beams = beam_search(model, fbank, lengths, beam=4)  # torchaudio's RNNTBeamSearch
+    assert len(beams) == 3 and all(isinstance(t, int) for h, _ in beams for t in h)
+
+
+def test_encoder_and_decoder_get_their_own_learning_rates():
+    model = _model()
+    cfg = argparse.Namespace(lr=[1.0], adam_betas="(0.9, 0.98)", adam_eps=1e-8, weight_decay=0.0,
+                             use_old_adam=False, fp16_adam_stats=False, tpu=False)
+    optimizer = MSLAMAdam(cfg, list(model.parameters()))
+    names = [g["name"] for g in optimizer.param_groups]
+    assert names == ["decoder", "encoder"]
+    n_enc = sum(p.numel() for p in model.transcriber.parameters())
+    assert sum(p.numel() for p in optimizer.param_groups[1]["params"]) == n_enc
+    sched = GroupInverseSqrtSchedule(GroupInverseSqrtConfig(lr=[1.0]), optimizer)
+    for step, enc, dec in ((100, 3e-4 * 100 / 5000, 1e-3 * 100 / 1500),
+                           (1500, 3e-4 * 0.3, 1e-3), (20000, 3e-4 * 0.5, 1e-3 * (1500 / 20000) ** 0.5)):
+        sched.step_update(step)
+        lrs = {g["name"]: g["lr"] for g in optimizer.param_groups}
+        assert lrs["encoder"] == pytest.approx(enc) and lrs["decoder"] == pytest.approx(dec)
+    assert group_lr(1.0, 10, 0) == pytest.approx(0.1)
+
+
+def test_group_schedule_refuses_a_single_group():
+    from fairseq.optim.adam import FairseqAdam
+
+    model = _model()
+    cfg = argparse.Namespace(lr=[1.0], adam_betas="(0.9, 0.98)", adam_eps=1e-8, weight_decay=0.0,
+                             use_old_adam=False, fp16_adam_stats=False, tpu=False)
+    with pytest.raises(ValueError, match="--optimizer mslam_adam"):
+        GroupInverseSqrtSchedule(GroupInverseSqrtConfig(lr=[1.0]),
+                                 FairseqAdam(cfg, list(model.parameters())))
+
+
+def _run(*args):
+    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_fine_tune_decode_and_score(tiny_corpus, tmp_path):
+    common = ["--user-dir", REPO / "mslam_plugin", "--cpu", "--num-workers", "0",
+              "--no-epoch-checkpoints", "--disable-validation", "--max-update", "2"]
+    _run(BIN / "fairseq-train", tiny_corpus, *common, "--task", "mslam_pretraining", "--arch",
+         "mslam_tiny", "--criterion", "mslam_pretraining", "--batch-size", "1",
+         "--speech-sequences", "2", "--text-sequences", "2", "--paired-sequences", "2",
+         "--batches-per-epoch", "2", "--optimizer", "adam", "--lr", "1e-3",
+         "--save-dir", tmp_path / "pre")
+    out = _run(BIN / "fairseq-train", tiny_corpus, *common, "--task", "mslam_asr",
+               "--train-subset", "paired_train", "--arch", "mslam_transducer_tiny",
+               "--load-pretrained-mslam-from", tmp_path / "pre/checkpoint_last.pt",
+               "--criterion", "mslam_rnnt", "--rnnt-max-joint-elements", "200000",
+               "--optimizer", "mslam_adam", "--lr-scheduler", "mslam_group_inverse_sqrt",
+               "--max-tokens", "3000", "--log-interval", "1", "--log-format", "simple",
+               "--save-dir", tmp_path / "asr")
+    assert "encoder initialised from" in out
+    assert re.search(r"decoder_lr=[0-9.e-]+.*loss=[0-9.]+", out)
+    ckpt = tmp_path / "asr/checkpoint_last.pt"
+    n_test = len((tiny_corpus / "paired_test.tsv").read_text().splitlines()) - 1
+    for beam in (1, 2):
+        _run(sys.executable, "-m", "mslam_plugin.decode_asr", "--data", tiny_corpus, "--split",
+             "paired_test", "--checkpoint", ckpt, "--out", tmp_path / "dec", "--beam", beam)
+    mode = {1: "greedy", 2: "beam2"}
+    for beam in (1, 2):
+        scores = json.loads((tmp_path / f"dec/scores-paired_test-{mode[beam]}.json").read_text())
+        assert scores["all"]["n"] == n_test and 0 <= scores["all"]["cer"]
+        assert scores["rtf"]["rtf"] > 0
+        hyps = (tmp_path / f"dec/hyps-paired_test-{mode[beam]}.tsv").read_text().splitlines()
+        assert len(hyps) == n_test + 1
+    gen = _run(BIN / "fairseq-generate", tiny_corpus, "--user-dir", REPO / "mslam_plugin",
+               "--task", "mslam_asr", "--gen-subset", "paired_test", "--path", ckpt,
+               "--rnnt-beam", "1", "--post-process", "sentencepiece", "--scoring", "mslam_wer",
+               "--max-tokens", "20000", "--cpu")
+    assert len(re.findall(r"^D-\d+\t", gen, flags=re.M)) == n_test
+    assert re.search(r"WER: [0-9.]+ CER: [0-9.]+", gen)
