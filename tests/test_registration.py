@@ -15,11 +15,18 @@ PKG = REPO / "mslam_plugin"
 def _registered() -> dict[str, set[str]]:
     from fairseq.criterions import CRITERION_REGISTRY
     from fairseq.models import ARCH_MODEL_REGISTRY, MODEL_REGISTRY
+    from fairseq.optim import OPTIMIZER_REGISTRY
+    from fairseq.optim.lr_scheduler import LR_SCHEDULER_REGISTRY
+    from fairseq.scoring import SCORER_REGISTRY
     from fairseq.tasks import TASK_REGISTRY
+
+    import mslam_plugin  # noqa: F401  (registers everything)
 
     pick = lambda reg: {n for n in reg if n.startswith("mslam")}
     return {"task": pick(TASK_REGISTRY), "model": pick(MODEL_REGISTRY),
-            "architecture": pick(ARCH_MODEL_REGISTRY), "criterion": pick(CRITERION_REGISTRY)}
+            "architecture": pick(ARCH_MODEL_REGISTRY), "criterion": pick(CRITERION_REGISTRY),
+            "optimizer": pick(OPTIMIZER_REGISTRY), "lr scheduler": pick(LR_SCHEDULER_REGISTRY),
+            "scorer": pick(SCORER_REGISTRY)}
 
 
 def test_user_dir_import_twice_registers_once():
@@ -31,7 +38,8 @@ def test_user_dir_import_twice_registers_once():
 
 
 def test_readme_table_lists_every_registered_name():
-    rows = re.findall(r"^\| (task|model|architecture|criterion) \| `([a-z0-9_]+)`",
+    rows = re.findall(r"^\| (task|model|architecture|criterion|optimizer|lr scheduler|scorer) "
+                      r"\| `([a-z0-9_]+)`",
                       (REPO / "README.md").read_text(), flags=re.M)
     documented: dict[str, set[str]] = {k: set() for k in _registered()}
     for kind, name in rows:

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The tiny CPU recipe behind `make demo`: build the offline corpus, then run every stage
-# of the pipeline on it. Later stages (fine-tuning, decoding, scoring) join here.
+# of the pipeline on it.
 #
 # usage: examples/tiny/run.sh [--data DIR] [--exp DIR]
 # Stages: 1 corpus (examples/tiny/prepare.sh), 2 pre-training of mslam_tiny
-# (examples/tiny/pretrain.sh). A rerun resumes: finished corpus stages are skipped and
-# pre-training continues from its last checkpoint (or stops at once if it is done).
+# (examples/tiny/pretrain.sh), 3 X->En speech translation fine-tuned from it, decoded from
+# speech and zero-shot from text, scored (examples/tiny/finetune_st.sh,
+# examples/covost2/decode.sh), 4 multilingual transducer ASR fine-tuned from it, decoded
+# greedy and with beam 4, scored (examples/tiny/finetune_asr.sh, mslam_plugin.decode_asr),
+# 5 the results table and training-curve plots (examples/tiny/results.py).
+# A rerun resumes: finished corpus stages are skipped, training continues from its last
+# checkpoint (or stops at once if it is done), decoding runs again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,4 +35,27 @@ bash examples/tiny/pretrain.sh --data "$data" --exp "$exp/pretrain"
 python examples/tiny/loss_table.py "$exp/pretrain/train.log"
 log "stage 2 done at $((SECONDS - start)) s; checkpoint: $exp/pretrain/checkpoint_last.pt"
 
+log "stage 3: speech translation X->En (mslam_st_tiny) -> $exp/st"
+bash examples/tiny/finetune_st.sh --data "$data" --exp "$exp/st" \
+  --pretrained "$exp/pretrain/checkpoint_last.pt"
+for modality in speech text; do  # text: zero-shot, the model never saw text input
+  log "stage 3: decode test_st from $modality (beam 5)"
+  bash examples/covost2/decode.sh --data "$data" --checkpoint "$exp/st/checkpoint_last.pt" \
+    --out "$exp/st/decode" --modality "$modality" -- --max-len-a 0.1 --max-len-b 20
+done
+log "stage 3 done at $((SECONDS - start)) s"
+
+log "stage 4: transducer ASR, all 8 languages (mslam_transducer_tiny) -> $exp/asr"
+bash examples/tiny/finetune_asr.sh --data "$data" --exp "$exp/asr" \
+  --pretrained "$exp/pretrain/checkpoint_last.pt"
+for beam in 1 4; do
+  log "stage 4: decode paired_test, beam $beam (1 = greedy)"
+  python -m mslam_plugin.decode_asr --data "$data" --split paired_test \
+    --checkpoint "$exp/asr/checkpoint_last.pt" --out "$exp/asr/decode" --beam "$beam" \
+    2> "$exp/asr/decode-beam$beam.log" | tail -2
+done
+log "stage 4 done at $((SECONDS - start)) s"
+
+log "stage 5: results"
+python examples/tiny/results.py "$exp"
 log "finished in $((SECONDS - start)) s"
