@@ -16,4 +16,4 @@ import torch  # noqa: E402
 # would make every such checkpoint unloadable; a Namespace is a plain attribute holder.
 torch.serialization.add_safe_globals([argparse.Namespace])
 
-from . import criterions, models, optim, scoring, tasks  # noqa: F401,E402  (registration side effects)
+from . import criterions, models, optim, tasks, wer_scorer  # noqa: F401,E402  (registration side effects)

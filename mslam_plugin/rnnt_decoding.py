@@ -42,12 +42,20 @@ def greedy_search(model, fbank: torch.Tensor, lengths: torch.Tensor,
     return [(h, float(s)) for h, s in zip(hyps, scores.tolist())]
 
 
+def _total_score(hypo) -> float:
+    return hypo[3]
+
+
 @torch.no_grad()
-def beam_search(model, fbank: torch.Tensor, lengths: torch.Tensor, beam: int
-                ) -> list[tuple[list[int], float]]:
+def beam_search(model, fbank: torch.Tensor, lengths: torch.Tensor, beam: int,
+                max_symbols_per_frame: int = 10) -> list[tuple[list[int], float]]:
     """torchaudio's RNNTBeamSearch over each utterance; the best hypothesis (its tokens
-    without the leading blank) and its score."""
-    searcher = RNNTBeamSearch(model.rnnt, model.blank)
+    without the leading blank) and its score. Hypotheses are ranked by total
+    log-probability: torchaudio's default ranks by score per token, which favours long
+    hypotheses (an undertrained model then emits thousands of symbols, and the search's
+    per-hypothesis bookkeeping grows with their length)."""
+    searcher = RNNTBeamSearch(model.rnnt, model.blank, hypo_sort_key=_total_score,
+                              step_max_tokens=max_symbols_per_frame)
     out = []
     for i in range(fbank.size(0)):
         n = int(lengths[i])

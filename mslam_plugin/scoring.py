@@ -101,36 +101,6 @@ def format_table(scores: dict, metrics: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def _register_wer_scorer() -> None:
-    from dataclasses import dataclass
-
-    from fairseq.dataclass import FairseqDataclass
-    from fairseq.scoring import BaseScorer, register_scorer
-
-    @dataclass
-    class WerScorerConfig(FairseqDataclass):
-        pass
-
-    @register_scorer("mslam_wer", dataclass=WerScorerConfig)
-    class WerScorer(BaseScorer):
-        """WER and CER (jiwer) of fairseq-generate's detokenised output, after NFC
-        (so Hangul jamo recompose); use with ``--post-process sentencepiece``."""
-
-        def add_string(self, ref, pred):
-            self.ref.append(text_normalize(ref))
-            self.pred.append(text_normalize(pred))
-
-        def score(self):
-            return recognition_scores(self.pred, self.ref, ["all"] * len(self.ref))["all"]["wer"]
-
-        def result_string(self):
-            s = recognition_scores(self.pred, self.ref, ["all"] * len(self.ref))["all"]
-            return f"WER: {s['wer']:.2f} CER: {s['cer']:.2f}"
-
-
-_register_wer_scorer()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -38,7 +38,7 @@ mkdir -p "$exp"
 fairseq-train "$data" --user-dir mslam_plugin \
   --task mslam_asr --train-subset paired_train --valid-subset paired_dev \
   --arch mslam_transducer_tiny "${extra[@]}" --criterion mslam_rnnt \
-  --max-tokens 5000 --optimizer mslam_adam --adam-betas '(0.9, 0.98)' \
+  --max-tokens 4000 --optimizer mslam_adam --adam-betas '(0.9, 0.98)' \
   --lr-scheduler mslam_group_inverse_sqrt --encoder-lr 5e-4 --encoder-warmup-updates 40 \
   --decoder-lr 2e-3 --decoder-warmup-updates 15 --clip-norm 10.0 \
   --max-update "$max_update" --validate-interval-updates 75 --save-interval-updates 75 \

@@ -1,6 +1,7 @@
 """Grapheme vocabulary for transducer ASR (mSLAM section 4.3): every symbol of the
 fine-tuning training transcripts, merged over languages, as a fairseq Dictionary whose
-first symbol is the RNN-T ``<blank>``.
+last symbol is the RNN-T ``<blank>`` (torchaudio's RNNTBeamSearch takes the last output
+of the joint network as blank, whatever index it is told).
 
 Text is normalised as the character vocabulary normalises it (NFC, whitespace collapsed,
 Hangul split into jamo, ``▁`` for a space); :func:`decode` reverses it.
@@ -16,16 +17,16 @@ from .char_vocab import BLANK, SPACE, to_symbols
 
 
 def build_grapheme_dictionary(texts, out: Path | None = None):
-    """Dictionary of every symbol in ``texts`` (most frequent first) after ``<blank>``."""
+    """Dictionary of every symbol in ``texts`` (most frequent first), then ``<blank>``."""
     from fairseq.data import Dictionary
 
     counts = Counter(s for text in texts for s in to_symbols(text))
     if not counts:
         raise ValueError("no transcripts to build a grapheme vocabulary from")
     d = Dictionary()
-    d.add_symbol(BLANK, n=0)
     for sym, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         d.add_symbol(sym, n=n)
+    d.add_symbol(BLANK, n=0)
     if out is not None:
         d.save(str(out))
     return d
@@ -39,9 +40,9 @@ def load_grapheme_dictionary(path: str | Path):
         raise FileNotFoundError(f"{path}: grapheme vocabulary not found (build it with "
                                 "manifests/build_grapheme_vocab.py)")
     d = Dictionary.load(str(path))
-    if d.index(BLANK) == d.unk():
-        raise ValueError(f"{path}: not a grapheme vocabulary (no {BLANK}); rebuild it with "
-                         "manifests/build_grapheme_vocab.py")
+    if d.index(BLANK) != len(d) - 1:
+        raise ValueError(f"{path}: not a grapheme vocabulary ({BLANK} must be its last "
+                         "symbol); rebuild it with manifests/build_grapheme_vocab.py")
     return d
 
 

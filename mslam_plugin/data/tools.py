@@ -63,7 +63,7 @@ def main_build_vocab(argv=None) -> None:
 
 def main_build_graphemes(argv=None) -> None:
     p = argparse.ArgumentParser(description="Build the grapheme vocabulary of transducer ASR "
-                                "(fairseq Dictionary, <blank> first) from the transcripts of "
+                                "(fairseq Dictionary, <blank> last) from the transcripts of "
                                 "the fine-tuning training manifests (paired format), merged.")
     p.add_argument("manifests", nargs="+", type=Path)
     p.add_argument("--out", type=Path, required=True, help="dict.grapheme.txt to write")

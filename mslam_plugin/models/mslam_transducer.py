@@ -102,9 +102,9 @@ class MSLAMTransducerModel(BaseFairseqModel):
     def build_model(cls, cfg: MSLAMTransducerConfig, task):
         graphemes = task.target_dictionary
         blank = graphemes.index(BLANK)
-        if blank == graphemes.unk():
-            raise ValueError(f"the target dictionary has no {BLANK}: use a grapheme vocabulary "
-                             "built by manifests/build_grapheme_vocab.py")
+        if blank != len(graphemes) - 1:  # torchaudio's beam search takes the last as blank
+            raise ValueError(f"the target dictionary must end with {BLANK}: use a grapheme "
+                             "vocabulary built by manifests/build_grapheme_vocab.py")
         transcriber = Transcriber(build_encoder(cfg, task, cfg.joint_dim))
         predictor = Predictor(len(graphemes), cfg.predictor_embed_dim, cfg.predictor_hidden_dim,
                               cfg.predictor_layers, cfg.joint_dim, cfg.predictor_dropout)
