@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-VALID = re.compile(r"valid on '[^']+' subset \|.*?\| loss ([0-9.]+)")
+VALID = re.compile(r"valid on '[^']+' subset \| loss ([0-9.]+)")
 ST = {"st": "ST, encoder from mSLAM", "st_random": "ST, random initialisation",
       "st_text": "ST, speech + text fine-tuning from mSLAM"}
 ASR = {"asr": "ASR, encoder from mSLAM", "asr_random": "ASR, random initialisation"}

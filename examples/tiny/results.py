@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 INNER = re.compile(r"train_inner \|.*?\bloss=([0-9.]+).*?num_updates=(\d+)")
-VALID = re.compile(r"valid on '[^']+' subset \|.*?\| loss ([0-9.]+).*?\| num_updates (\d+)")
+VALID = re.compile(r"valid on '[^']+' subset \| loss ([0-9.]+).*?\| num_updates (\d+)")
 
 
 def curves(log: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
