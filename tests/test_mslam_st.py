@@ -194,13 +194,16 @@ def _fairseq_covost_dir(corpus: Path, root: Path) -> None:
 def test_fairseq_prepared_covost2_directory_works_unchanged(tiny_corpus, tmp_path):
     root = tmp_path / "covost"
     _fairseq_covost_dir(tiny_corpus, root)
-    chars = tiny_corpus / "dict.char.txt"
-    _run("fairseq-train", "fr", *COMMON, "--task", "mslam_speech_translation", "--config-yaml",
-         "config_st_fr_en.yaml", "--train-subset", "train_st_fr_en", "--char-vocab", chars,
-         "--arch", "mslam_st_tiny", "--criterion", "label_smoothed_cross_entropy",
-         "--max-tokens", "4000", "--save-dir", tmp_path / "st", cwd=root)
+    # no character vocabulary in a fairseq CoVoST directory: speech input only, the
+    # encoder's text embedding sized by --text-vocab-size (or a pre-training checkpoint)
+    n_chars = len(load_char_dictionary(tiny_corpus / "dict.char.txt"))
+    out = _run("fairseq-train", "fr", *COMMON, "--task", "mslam_speech_translation",
+               "--config-yaml", "config_st_fr_en.yaml", "--train-subset", "train_st_fr_en",
+               "--text-vocab-size", n_chars, "--arch", "mslam_st_tiny", "--criterion",
+               "label_smoothed_cross_entropy", "--max-tokens", "4000",
+               "--save-dir", tmp_path / "st", cwd=root)
+    assert "speech input only" in out
     gen = _generate("fr", tmp_path / "st/checkpoint_last.pt", "--config-yaml",
-                    "config_st_fr_en.yaml", "--gen-subset", "test_st_fr_en", "--char-vocab",
-                    chars, cwd=root)
+                    "config_st_fr_en.yaml", "--gen-subset", "test_st_fr_en", cwd=root)
     assert len(re.findall(r"^D-\d+\t", gen, flags=re.M)) == 2
     assert re.search(r"BLEU = [0-9.]+", gen)

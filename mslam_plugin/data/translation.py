@@ -39,21 +39,18 @@ class TextTranslationDataset(FairseqDataset):
         self.pre_tokenizer, self.bpe_tokenizer = pre_tokenizer, bpe_tokenizer
         self.prepend_tgt_lang_tag = prepend_tgt_lang_tag
         self.max_chars = max_chars
-        self.src_lens = np.array([min(len(encode(char_dict, r["src_text"])), max_chars)
-                                  for r in self.rows], dtype=np.int64)
+        encoded = [encode(char_dict, r["src_text"]) for r in self.rows]
+        truncated = sum(1 for ids in encoded if len(ids) > max_chars)
+        self.sources = [torch.tensor(ids[:max_chars], dtype=torch.long) for ids in encoded]
+        self.src_lens = np.array([len(s) for s in self.sources], dtype=np.int64)
         self.tgt_lens = np.array([len(self._target(r)) for r in self.rows], dtype=np.int64)
-        truncated = sum(1 for r in self.rows if len(encode(char_dict, r["src_text"])) > max_chars)
         if truncated:
             logger.info("%s: %d source texts truncated to %d characters", path, truncated,
                         max_chars)
-        unknown = sum(int((self._source(r) == char_dict.unk()).sum()) for r in self.rows)
+        unknown = sum(int((s == char_dict.unk()).sum()) for s in self.sources)
         if unknown:
             logger.warning("%s: %d source characters are outside the character vocabulary "
                            "(mapped to <unk>)", path, unknown)
-
-    def _source(self, row) -> torch.Tensor:
-        return torch.tensor(encode(self.char_dict, row["src_text"])[: self.max_chars],
-                            dtype=torch.long)
 
     def _target(self, row) -> torch.Tensor:
         text = row["tgt_text"]
@@ -71,7 +68,7 @@ class TextTranslationDataset(FairseqDataset):
 
     def __getitem__(self, index: int) -> dict:
         row = self.rows[index]
-        return {"id": index, "source": self._source(row), "target": self._target(row)}
+        return {"id": index, "source": self.sources[index], "target": self._target(row)}
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -51,11 +51,17 @@ class MSLAMSpeechTranslationTask(SpeechToTextTask):
         path = Path(args.char_vocab)
         if not path.is_file():
             path = Path(args.data) / args.char_vocab
-        if not path.is_file():
-            raise FileNotFoundError(f"{args.char_vocab}: character vocabulary not found "
-                                    f"(nor under {args.data})")
-        self.char_dictionary = load_char_dictionary(path)
-        logger.info("character vocabulary (%s): %d", path, len(self.char_dictionary))
+        self.char_dictionary = None
+        if path.is_file():
+            self.char_dictionary = load_char_dictionary(path)
+            logger.info("character vocabulary (%s): %d", path, len(self.char_dictionary))
+        elif args.mt_subset or args.source_modality == "text":
+            raise FileNotFoundError(f"{args.char_vocab}: character vocabulary not found (nor "
+                                    f"under {args.data}); text input needs the pre-training's "
+                                    "dict.char.txt (--char-vocab)")
+        else:
+            logger.info("no character vocabulary (%s): speech input only; the encoder's "
+                        "text embedding takes its size from the checkpoint", args.char_vocab)
 
     def build_model(self, args, from_checkpoint=False):
         if self.args.mt_subset and not from_checkpoint:
