@@ -1,5 +1,6 @@
 """Speech-translation fine-tuning from mSLAM (section 4.1): fairseq's speech_to_text task
-(CoVoST 2 data prepared by fairseq's examples/speech_to_text reads unchanged) plus
+(CoVoST 2 data prepared by fairseq's examples/speech_to_text reads unchanged; manifests
+of audio files too, which stock fairseq cannot read with torchaudio 2.9) plus
 
 - speech + text fine-tuning: ``--mt-subset mt_train`` adds an MT TSV; every training batch
   pairs its ST examples with as many MT examples, the MT loss is weighted ``--mt-weight``
@@ -19,6 +20,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.speech_to_text import SpeechToTextTask
 
 from ..data.char_vocab import load_char_dictionary
+from ..data.s2t_audio import reads_audio_files
 from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
 from .common import keep_every_example
 
@@ -82,6 +84,7 @@ class MSLAMSpeechTranslationTask(SpeechToTextTask):
             self.datasets[split] = self._text_dataset(split)
             return
         super().load_dataset(split, epoch=epoch, combine=combine, **kwargs)
+        self.datasets[split] = reads_audio_files(self.datasets[split])
         if self.args.mt_subset and split.startswith("train"):
             mt = self._text_dataset(self.args.mt_subset)
             logger.info("speech + text fine-tuning: %d ST examples, each batch with as many "

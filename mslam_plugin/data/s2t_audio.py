@@ -1,0 +1,82 @@
+"""Audio files (not only filterbank zips) in fairseq speech_to_text manifests.
+
+fairseq 0.12 reads a manifest's ``.wav`` / ``.flac`` / ``.ogg`` paths through
+``convert_waveform``, which imports ``torchaudio.sox_effects``: torchaudio 2.9 no longer
+has it, so every raw-audio manifest fails with "Please install torchaudio". The datasets
+here read such paths with soundfile (down-mixed to mono, resampled to 16 kHz) and compute
+the same 80-dim Kaldi filterbanks fairseq's preparation stores (or return the waveform
+when the config sets ``use_audio_input``); stored features (``.npy``, zip references)
+still go through fairseq.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+from fairseq.data.audio.speech_to_text_dataset import (SpeechToTextDataset,
+                                                       SpeechToTextMultitaskDataset)
+
+from ..modules.speech_frontend import fbank_features
+from . import manifest as mf
+
+
+def _is_audio_file(path: str) -> bool:
+    return not mf._is_zip_ref(path) and not path.endswith(".npy")
+
+
+def read_waveform(path: str) -> torch.Tensor:
+    """Mono 16 kHz float waveform (N,) of any file soundfile reads."""
+    import torchaudio
+
+    try:
+        wav, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise ValueError(f"{path}: unreadable audio ({err})") from err
+    wav = torch.from_numpy(wav.mean(axis=1))
+    if rate != mf.SAMPLE_RATE:
+        wav = torchaudio.functional.resample(wav, rate, mf.SAMPLE_RATE)
+    return wav
+
+
+class _ReadsAudioFiles:
+    def _get_source_audio(self, index):
+        if not isinstance(index, (int, np.integer)) or not _is_audio_file(self.audio_paths[index]):
+            return super()._get_source_audio(index)
+        wav = read_waveform(self.audio_paths[index])
+        if self.cfg.use_audio_input:
+            source = wav.float()
+            if self.cfg.standardize_audio:
+                with torch.no_grad():
+                    source = F.layer_norm(source, source.shape)
+            return source
+        source = fbank_features(wav).numpy()
+        if self.feature_transforms is not None:
+            source = self.feature_transforms(source)
+        return torch.from_numpy(source).float()
+
+
+class SpeechToTextDatasetWithAudioFiles(_ReadsAudioFiles, SpeechToTextDataset):
+    pass
+
+
+class SpeechToTextMultitaskDatasetWithAudioFiles(_ReadsAudioFiles, SpeechToTextMultitaskDataset):
+    pass
+
+
+def _with_state_of(cls, dataset):
+    new = cls.__new__(cls)
+    new.__dict__.update(dataset.__dict__)
+    return new
+
+
+def reads_audio_files(dataset):
+    """A dataset of the same state that reads audio-file paths itself."""
+    if isinstance(dataset, SpeechToTextMultitaskDataset):
+        return _with_state_of(SpeechToTextMultitaskDatasetWithAudioFiles, dataset)
+    if isinstance(dataset, SpeechToTextDataset):
+        return _with_state_of(SpeechToTextDatasetWithAudioFiles, dataset)
+    if hasattr(dataset, "datasets"):  # several comma-separated splits: a ConcatDataset
+        dataset.datasets = [reads_audio_files(d) for d in dataset.datasets]
+    return dataset
