@@ -27,3 +27,10 @@ def tiny_corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_corpus")
     run_prepare(out)
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that needs the corpus builds it (about a minute): it counts as slow."""
+    for item in items:
+        if "tiny_corpus" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -3,6 +3,8 @@ LibriSpeech (FLAC, transcripts.txt, limited-supervision handles) and VoxPopuli (
 + OGG), made from the tiny corpus."""
 
 import shutil
+
+import pytest
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +62,7 @@ def _voxpopuli(corpus: Path, root: Path) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_prepare_mls_and_voxpopuli(tiny_corpus, tmp_path, capsys):
     expected = _mls(tiny_corpus, tmp_path / "mls")
     assert main(["mls", "--root", str(tmp_path / "mls"), "--langs", "german",

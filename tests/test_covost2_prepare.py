@@ -48,6 +48,7 @@ def _fixture(corpus: Path, root: Path) -> dict[str, int]:
     return expected
 
 
+@pytest.mark.slow
 def test_prepare_covost2_from_release_formats(tiny_corpus, tmp_path):
     expected = _fixture(tiny_corpus, tmp_path)
     out = tmp_path / "prepared"

@@ -83,6 +83,7 @@ def _text_dataset(corpus: Path, split: str = "mt_test") -> TextTranslationDatase
                                   bpe_tokenizer=bpe)
 
 
+@pytest.mark.slow
 def test_text_translation_batches(tiny_corpus):
     ds = _text_dataset(tiny_corpus, "test_st")  # an ST manifest with src_text reads too
     rows = [line.split("\t") for line in (tiny_corpus / "test_st.tsv").read_text().splitlines()[1:]]
@@ -101,6 +102,7 @@ def test_text_translation_batches(tiny_corpus):
         assert tgt.tolist() == expected.tolist()
 
 
+@pytest.mark.slow
 def test_joint_batches_hold_equal_numbers_of_st_and_mt(tiny_corpus):
     mt = _text_dataset(tiny_corpus, "mt_train")
 
@@ -210,6 +212,7 @@ def test_fairseq_prepared_covost2_directory_works_unchanged(tiny_corpus, tmp_pat
     assert re.search(r"BLEU = [0-9.]+", gen)
 
 
+@pytest.mark.slow
 def test_manifests_of_audio_files_read_like_filterbank_zips(tiny_corpus, tmp_path):
     """Stock fairseq cannot read audio paths with torchaudio 2.9 (no sox_effects); the
     task reads them itself, giving the features the zip stores."""
