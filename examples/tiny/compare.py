@@ -25,21 +25,23 @@ def score(path: Path, *keys) -> list[str]:
     return [f"{s[k]:.2f}" if k in s else "-" for k in keys]
 
 
+def table(exp: Path, models: dict, columns: str, scores: list[tuple[str, tuple]]) -> None:
+    print(f"| model | dev loss | {columns} |")
+    print("|---|---|" + "---|" * (columns.count("|") + 1))
+    for name, what in models.items():
+        d = exp / name
+        cells = [c for path, keys in scores for c in score(d / "decode" / path, *keys)]
+        print(f"| {what} | {last_dev_loss(d / 'train.log')} | " + " | ".join(cells) + " |")
+
+
 def main(exp: Path) -> None:
-    print("| model | dev loss | BLEU | chrF | zero-shot text BLEU | zero-shot chrF |")
-    print("|---|---|---|---|---|---|")
-    for name, what in ST.items():
-        d = exp / name
-        print(f"| {what} | {last_dev_loss(d / 'train.log')} | "
-              + " | ".join(score(d / "decode/scores-test_st-speech.json", "bleu", "chrf")
-                           + score(d / "decode/scores-test_st-text.json", "bleu", "chrf")) + " |")
-    print("\n| model | dev loss | WER greedy | CER greedy | WER beam 4 | CER beam 4 |")
-    print("|---|---|---|---|---|---|")
-    for name, what in ASR.items():
-        d = exp / name
-        print(f"| {what} | {last_dev_loss(d / 'train.log')} | "
-              + " | ".join(score(d / "decode/scores-paired_test-greedy.json", "wer", "cer")
-                           + score(d / "decode/scores-paired_test-beam4.json", "wer", "cer")) + " |")
+    table(exp, ST, "BLEU | chrF | zero-shot text BLEU | zero-shot chrF",
+          [("scores-test_st-speech.json", ("bleu", "chrf")),
+           ("scores-test_st-text.json", ("bleu", "chrf"))])
+    print()
+    table(exp, ASR, "WER greedy | CER greedy | WER beam 4 | CER beam 4",
+          [("scores-paired_test-greedy.json", ("wer", "cer")),
+           ("scores-paired_test-beam4.json", ("wer", "cer"))])
 
 
 if __name__ == "__main__":
