@@ -93,8 +93,7 @@ class RNNTCriterion(FairseqCriterion):
                                  model.blank, self.max_elements, self.clamp, self.impl)
         nsentences = sample["target"].size(0)
         logging_output = {"loss": loss.data, "ntokens": sample["ntokens"],
-                          "nsentences": nsentences, "sample_size": nsentences,
-                          "frames": int(out["encoder_lengths"].sum())}
+                          "nsentences": nsentences, "sample_size": nsentences}
         return loss, nsentences, logging_output
 
     @staticmethod

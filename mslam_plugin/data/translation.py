@@ -43,7 +43,8 @@ class TextTranslationDataset(FairseqDataset):
         truncated = sum(1 for ids in encoded if len(ids) > max_chars)
         self.sources = [torch.tensor(ids[:max_chars], dtype=torch.long) for ids in encoded]
         self.src_lens = np.array([len(s) for s in self.sources], dtype=np.int64)
-        self.tgt_lens = np.array([len(self._target(r)) for r in self.rows], dtype=np.int64)
+        self.targets = [self._target(r) for r in self.rows]  # tokenised once
+        self.tgt_lens = np.array([len(t) for t in self.targets], dtype=np.int64)
         if truncated:
             logger.info("%s: %d source texts truncated to %d characters", path, truncated,
                         max_chars)
@@ -67,8 +68,7 @@ class TextTranslationDataset(FairseqDataset):
         return target
 
     def __getitem__(self, index: int) -> dict:
-        row = self.rows[index]
-        return {"id": index, "source": self.sources[index], "target": self._target(row)}
+        return {"id": index, "source": self.sources[index], "target": self.targets[index]}
 
     def __len__(self) -> int:
         return len(self.rows)
