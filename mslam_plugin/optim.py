@@ -37,13 +37,18 @@ class MSLAMAdam(FairseqAdam):
 class GroupInverseSqrtConfig(FairseqDataclass):
     encoder_lr: float = field(default=3e-4, metadata={"help": "peak learning rate of the encoder"})
     encoder_warmup_updates: int = field(default=5000, metadata={"help": "encoder warm-up updates"})
+    encoder_freeze_updates: int = field(default=0, metadata={"help": "the encoder's learning rate is 0 for this many updates, then warms up: the decoder first learns to read the encoder output (fairseq wav2vec 2.0's --freeze-finetune-updates); without it a freshly initialised decoder's language-model phase drives the encoder output toward one constant vector (docs/learning_curves.md)"})
     decoder_lr: float = field(default=1e-3, metadata={"help": "peak learning rate of the decoder (prediction + joint networks)"})
     decoder_warmup_updates: int = field(default=1500, metadata={"help": "decoder warm-up updates"})
     lr: List[float] = II("optimization.lr")
 
 
-def group_lr(peak: float, warmup: int, num_updates: int) -> float:
-    step = max(num_updates, 1)
+def group_lr(peak: float, warmup: int, num_updates: int, frozen: int = 0) -> float:
+    """Linear warm-up to ``peak`` over ``warmup`` updates, then inverse square root;
+    0 for the first ``frozen`` updates, the schedule starting after them."""
+    if num_updates < frozen:
+        return 0.0
+    step = max(num_updates - frozen, 1)
     return peak * min(step / max(warmup, 1), math.sqrt(max(warmup, 1) / step))
 
 
@@ -58,8 +63,9 @@ class GroupInverseSqrtSchedule(FairseqLRScheduler):
                 f"and decoder, but the optimiser has {sorted(map(str, names))}: use "
                 "--optimizer mslam_adam with a model that sets param_group (mslam_transducer), "
                 "and with --fp16/--bf16 add --fp16-no-flatten-grads")
-        self.schedule = {"encoder": (cfg.encoder_lr, cfg.encoder_warmup_updates),
-                         "decoder": (cfg.decoder_lr, cfg.decoder_warmup_updates)}
+        self.schedule = {"encoder": (cfg.encoder_lr, cfg.encoder_warmup_updates,
+                                     cfg.encoder_freeze_updates),
+                         "decoder": (cfg.decoder_lr, cfg.decoder_warmup_updates, 0)}
         self.step_update(0)
 
     def step(self, epoch, val_loss=None):
@@ -69,7 +75,7 @@ class GroupInverseSqrtSchedule(FairseqLRScheduler):
     def step_update(self, num_updates):
         lrs = {}
         for group in self.optimizer.param_groups:
-            peak, warmup = self.schedule.get(group.get("name"), self.schedule["decoder"])
-            group["lr"] = lrs[group.get("name")] = group_lr(peak, warmup, num_updates)
+            peak, warmup, frozen = self.schedule.get(group.get("name"), self.schedule["decoder"])
+            group["lr"] = lrs[group.get("name")] = group_lr(peak, warmup, num_updates, frozen)
         metrics.log_scalar("decoder_lr", lrs["decoder"], weight=0, round=7)
         return lrs["encoder"]

@@ -50,7 +50,9 @@ def test_text_masks_are_deterministic_and_avoid_padding(text_source):
     assert not (a["mask"] & pad).any() and a["mask"].any()
     assert (a["target"][a["mask"]] == a["transcript"][a["mask"]]).all()
     assert (a["target"][~a["mask"]] == d.pad()).all()
-    corrupted = a["tokens"][a["mask"]]
+    # <mask> / random / kept is decided per span: pool the share over many batches
+    ds = _dataset(src, d)
+    corrupted = torch.cat([ds[i]["text"]["tokens"][ds[i]["text"]["mask"]] for i in range(20)])
     assert 0.6 < (corrupted == d.index("<mask>")).float().mean() < 0.95
     other = _dataset(src, d, seed=2)[3]["text"]
     assert not torch.equal(other["transcript"], a["transcript"])

@@ -3,10 +3,11 @@ pre-training, each with a ``<objective>_weight``; weight 0 removes the term and 
 forward pass it needs.
 
 * ``w2v_contrastive``: w2v-BERT / wav2vec 2.0 InfoNCE between the speech-encoder output
-  at masked frames and the quantized target, against negatives drawn from the same
-  utterance, plus the codebook-diversity term (``w2v_diversity_weight``);
-* ``w2v_mlm``: cross-entropy over the quantizer's code ids of masked frames, on the
-  multimodal-encoder output;
+  at masked frames and the quantized target, against negatives drawn from the other
+  masked frames of the same utterance, plus the codebook-diversity term
+  (``w2v_diversity_weight``);
+* ``w2v_mlm``: cross-entropy over the quantizer's code ids (argmax of its clean logits)
+  of masked frames, on the multimodal-encoder output;
 * ``text_mlm``: SpanBERT-style span-masked characters, on the multimodal output;
 * ``tlm_text`` / ``tlm_speech``: both halves of masked speech + transcript;
 * ``ctc``: CTC of the paired speech, encoded without its transcript (with the transcript
@@ -37,7 +38,7 @@ QUANTIZER_KEYS = ("code_perplexity", "prob_perplexity", "quantizer_temp", "code_
 # Every step logs the same keys (zeros for what it lacks): fairseq sums logging outputs
 # across ranks and micro-batches by the keys of the first one.
 LOG_KEYS = tuple(f"{p}_{o}" for o in OBJECTIVES for p in ("loss", "n", "correct", "count")) \
-    + QUANTIZER_KEYS + ("n_quantizer", "nonfinite_skipped")
+    + QUANTIZER_KEYS + ("n_quantizer", "nonfinite_skipped", "degenerate_w2v_contrastive")
 
 
 @dataclass
@@ -51,6 +52,18 @@ class MSLAMPretrainingCriterionConfig(FairseqDataclass):
     ctc_weight: float = field(default=1.0, metadata={"help": "CTC on paired speech (0: mSLAM-TLM)"})
     num_negatives: int = field(default=100, metadata={"help": "contrastive distractors per masked frame"})
     logit_temp: float = field(default=0.1, metadata={"help": "contrastive softmax temperature"})
+    codebook_warn_usage: float = field(default=0.01, metadata={
+        "help": "warn of codebook collapse when a training batch's distinct codes fall below "
+                "this share of the codes it could use, min(codebook size, frames): 1% is 10 of "
+                "1024; the tiny recipe's healthy batches use 40+ from the first updates, a "
+                "collapsing run falls through 1% a few updates before it reaches 1 code"})
+    codebook_warn_prob_perplexity: float = field(default=0.01, metadata={
+        "help": "warn of codebook collapse when prob_perplexity falls below this share of the "
+                "codebook: 1% is 10 of 1024; the tiny recipe's healthy runs start at 22-26 "
+                "(their randomly projected logits are peaked) and rise, collapsed runs read 1"})
+    codebook_warn_interval: int = field(default=100, metadata={
+        "help": "training batches between two collapse warnings (fairseq's default "
+                "--log-interval is 100 updates)"})
 
 
 def span_start_prob(rate: float, span: int) -> float:
@@ -66,6 +79,7 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         self.weights = {k: getattr(cfg, f"{k}_weight") for k in OBJECTIVES}
         self.blank = task.source_dictionary.index(BLANK)
         self.pad = task.source_dictionary.pad()
+        self.batches_since_warning = cfg.codebook_warn_interval  # the first collapse warns
 
     def _speech_mask(self, rng, prob):
         span = self.task.cfg.speech_mask_span
@@ -77,23 +91,44 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         out["log"][f"count_{name}"] = int(target.numel())
 
     def _contrastive(self, model, speech, rng, out):
-        mask = speech.mask
-        x = model.contrastive_proj(speech.contrastive[mask]).float()       # (N, C)
-        y_all = model.quantized_proj(speech.quantized.quantized).float()   # (B, T, C)
-        utt, pos = mask.nonzero(as_tuple=True)
-        lengths = (~speech.padding_mask).sum(-1)[utt].cpu().numpy()
-        k = self.cfg.num_negatives
-        draw = np.floor(rng.random((len(utt), k)) * np.maximum(lengths - 1, 1)[:, None]).astype(np.int64)
-        neg = torch.from_numpy(draw).to(pos.device)
-        neg = neg + (neg >= pos[:, None]).long()  # skip the positive's own frame
-        neg = neg.clamp(max=speech.padding_mask.size(1) - 1)
-        targets = torch.cat([y_all[utt, pos][:, None], y_all[utt[:, None], neg]], dim=1)
-        logits = F.cosine_similarity(x[:, None], targets, dim=-1) / self.cfg.logit_temp
+        """w2v-BERT / wav2vec 2.0 InfoNCE (wav2vec 2.0 section 3.2): each masked frame's
+        contrastive vector against its quantized target and ``num_negatives`` targets
+        drawn uniformly, with replacement, from the *other masked* frames of its
+        utterance. An utterance with one masked frame has no possible negative: its row
+        is left out (the masking gives any utterance of 2+ frames 2+ masked frames).
+
+        A negative with the positive's own code is no distractor and is set to -inf; a
+        row whose negatives all are (every one, at codebook collapse) is degenerate: its
+        loss is 0 and its argmax trivially right, so accuracy counts only the other rows
+        and ``degenerate_w2v_contrastive`` counts these."""
+        q, mask = speech.quantized, speech.mask
+        out["diversity"] = (q.num_codes - q.prob_perplexity) / q.num_codes
+        # rows follow mask.nonzero order: each utterance's masked frames are contiguous
+        counts = mask.sum(-1).cpu().numpy()
+        first = np.cumsum(counts) - counts
+        utt = np.repeat(np.arange(len(counts)), counts)
+        rows = np.flatnonzero(counts[utt] > 1)
+        if len(rows) == 0:
+            return
+        x = model.contrastive_proj(speech.contrastive[mask]).float()              # (N, C)
+        y = model.quantized_proj(q.quantized[mask]).float()                       # (N, C)
+        others = counts[utt[rows]] - 1
+        own = rows - first[utt[rows]]  # a row's place among its utterance's masked frames
+        draw = np.floor(rng.random((len(rows), self.cfg.num_negatives)) * others[:, None])
+        draw = draw.astype(np.int64)
+        draw += draw >= own[:, None]  # skip the row itself
+        neg = torch.from_numpy(first[utt[rows]][:, None] + draw).to(y.device)
+        rows = torch.from_numpy(rows).to(y.device)
+        targets = torch.cat([y[rows][:, None], y[neg]], dim=1)                    # (n, 1+K, C)
+        logits = F.cosine_similarity(x[rows][:, None], targets, dim=-1) / self.cfg.logit_temp
         same = (targets[:, 1:] == targets[:, :1]).all(-1)
         logits[:, 1:] = logits[:, 1:].masked_fill(same, float("-inf"))
-        self._cross_entropy("w2v_contrastive", logits, torch.zeros_like(utt), out)
-        q = speech.quantized
-        out["diversity"] = (q.num_codes - q.prob_perplexity) / q.num_codes
+        out["losses"]["w2v_contrastive"] = F.cross_entropy(logits, torch.zeros_like(rows))
+        informative = ~same.all(-1)
+        out["stats"].update(
+            correct_w2v_contrastive=(informative & logits.argmax(-1).eq(0)).sum(),
+            count_w2v_contrastive=informative.sum(),
+            degenerate_w2v_contrastive=(~informative).sum())
 
     def _speech(self, model, batch, rng, out):
         speech = model.forward_speech(batch["fbank"], batch["fbank_padding_mask"],
@@ -106,6 +141,7 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         q = speech.quantized
         codes = q.code_ids[~speech.padding_mask]
         used = torch.bincount(codes, minlength=q.num_codes).gt(0).sum() / q.num_codes
+        out["codebook"] = (q.num_codes, codes.numel())
         out["stats"].update(code_perplexity=q.code_perplexity, prob_perplexity=q.prob_perplexity,
                             code_usage=used)
         out["log"].update(n_quantizer=1, quantizer_temp=float(q.temperature))
@@ -138,7 +174,7 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
                                           blank=self.blank, reduction="mean", zero_infinity=True)
 
     def forward(self, model, sample, reduce=True):
-        out = {"losses": {}, "stats": {}, "log": {}, "diversity": None}
+        out = {"losses": {}, "stats": {}, "log": {}, "diversity": None, "codebook": None}
         rng = np.random.default_rng(sample["batch_seed"])
         w = self.weights
         if "speech" in sample and (w["w2v_contrastive"] or w["w2v_mlm"]):
@@ -168,6 +204,8 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
                            {k: round(v, 4) for k, v in stats.items() if k.startswith("loss_")})
         else:
             log.update(out["log"], **stats)
+            if out["codebook"] is not None and model.training:
+                self._watch_codebook(stats, *out["codebook"])
         if skipped or not torch.is_tensor(loss):  # nothing to learn from in this batch
             loss = sum((p.nan_to_num() * 0.0).sum() for p in model.parameters())
         logged_loss = 0.0 if skipped else (
@@ -176,6 +214,29 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         log.update(loss=logged_loss, sample_size=1, nsentences=sample.get("nsentences", 0),
                    ntokens=sample.get("ntokens", 0), nonfinite_skipped=int(skipped))
         return loss, 1, log
+
+    def _watch_codebook(self, stats, num_codes, frames):
+        """Warn, at most once per ``codebook_warn_interval`` batches, of codebook collapse:
+        the contrastive loss then reads 0 (every negative shares the positive's code), so
+        no loss curve shows it."""
+        self.batches_since_warning += 1
+        if self.batches_since_warning < self.cfg.codebook_warn_interval:
+            return
+        if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+            return  # one warning per job, not one per rank
+        used = round(stats["code_usage"] * num_codes)
+        if (used >= self.cfg.codebook_warn_usage * min(num_codes, frames)
+                and stats["prob_perplexity"] >= self.cfg.codebook_warn_prob_perplexity * num_codes):
+            return
+        self.batches_since_warning = 0
+        logger.warning(
+            "codebook collapse: this batch's %d frames use %d of %d codes (code_usage %.4f, "
+            "warned below %.0f%% of min(codes, frames)), prob_perplexity %.1f (warned below "
+            "%.0f%% of %d); the contrastive loss and accuracy mean little now. A larger "
+            "--w2v-diversity-weight or a lower --lr prevents it (README: what a healthy run "
+            "looks like)", frames, used, num_codes, stats["code_usage"],
+            100 * self.cfg.codebook_warn_usage, stats["prob_perplexity"],
+            100 * self.cfg.codebook_warn_prob_perplexity, num_codes)
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
@@ -189,6 +250,12 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
             count = total(f"count_{name}")
             if count:
                 metrics.log_scalar(f"acc_{name}", total(f"correct_{name}") / count, count, round=4)
+        # share of contrastive rows whose negatives all share the positive's code: 1.0 at
+        # codebook collapse, when acc_w2v_contrastive has no row left to count
+        rows = total("count_w2v_contrastive") + total("degenerate_w2v_contrastive")
+        if rows:
+            metrics.log_scalar("degenerate_w2v_contrastive",
+                               total("degenerate_w2v_contrastive") / rows, rows, round=4)
         if total("nonfinite_skipped"):
             metrics.log_scalar("nonfinite_skipped", total("nonfinite_skipped"), 1, round=0)
         nq = total("n_quantizer")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from fairseq.data import FairseqDataset
 
-from ..modules.masking import text_span_mask
+from ..modules.masking import text_span_ids
 from .char_vocab import language_weights
 from .sources import ItemSource, collate_speech, collate_tokens
 
@@ -91,11 +91,16 @@ class MSLAMMixedDataset(FairseqDataset):
         return False  # the plan changes every epoch
 
     def _mask_text(self, tokens: torch.Tensor, rate: float, rng) -> dict:
-        """SpanBERT corruption: masked positions become <mask> 80%, a random character
-        10%, unchanged 10%; the target holds the original id there and pad elsewhere."""
+        """SpanBERT corruption (section 3.1): each masked span as a whole becomes <mask>
+        80%, random characters 10%, unchanged 10% (a draw per character would leave about
+        one character in ten of nearly every span visible: a hint span masking withholds);
+        the target holds the original id there and pad elsewhere."""
         pad = self.dictionary.pad()
-        mask = text_span_mask(tokens.eq(pad), rate, self.text_mean_span_length, rng)
-        roll = torch.from_numpy(rng.random(tuple(tokens.shape)))
+        spans = text_span_ids(tokens.eq(pad), rate, self.text_mean_span_length, rng)
+        mask = spans.ge(0)
+        num_spans = int(spans.max()) + 1 if spans.numel() else 0
+        span_roll = torch.from_numpy(rng.random((tokens.size(0), max(num_spans, 1))))
+        roll = span_roll.gather(1, spans.clamp(min=0))  # each character takes its span's draw
         randoms = torch.from_numpy(rng.integers(self.dictionary.nspecial + 2, len(self.dictionary),
                                                 size=tuple(tokens.shape)))
         corrupted = torch.where(mask & (roll < 0.8), self.mask_idx, tokens)

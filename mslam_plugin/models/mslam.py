@@ -105,13 +105,21 @@ class MSLAMModel(BaseFairseqModel):
 
     def quantize(self, features: torch.Tensor, padding_mask: torch.Tensor) -> MSLAMQuantized:
         """Quantize the valid frames of ``features`` (B, T, D) only, so padding never
-        enters the codebook statistics."""
+        enters the codebook statistics.
+
+        ``code_ids``, the w2v-BERT masked-prediction targets, are the argmax of the clean
+        logits in training too, as at validation: the quantizer's own targets in training
+        are its Gumbel-noised sample, a label drawn afresh for a frame at every step. The
+        quantized vectors (contrastive targets) stay the Gumbel sample, as in wav2vec 2.0."""
         valid = ~padding_mask
-        out = self.quantizer(features[valid][None], produce_targets=True)
+        frames = features[valid]
+        out = self.quantizer(frames[None])
         quantized = features.new_zeros(*features.shape[:2], self.cfg.codebook_dim)
         quantized[valid] = out["x"][0].to(quantized.dtype)
+        with torch.no_grad():  # the quantizer's projection again, on the same frames
+            logits = self.quantizer.weight_proj(frames)
         code_ids = torch.full(features.shape[:2], -1, dtype=torch.long, device=features.device)
-        code_ids[valid] = out["targets"][0, :, 0]
+        code_ids[valid] = logits.view(len(frames), self.quantizer.groups, -1).argmax(-1)[:, 0]
         return MSLAMQuantized(quantized, code_ids, out["code_perplexity"],
                               out["prob_perplexity"], out["num_vars"], out["temp"])
 

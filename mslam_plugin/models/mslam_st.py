@@ -39,6 +39,7 @@ class MSLAMSTConfig(MSLAMConfig):
     decoder_dropout: float = field(default=0.3, metadata={"help": "dropout on the decoder input embedding and residuals"})
     decoder_attention_dropout: float = field(default=0.1, metadata={"help": "decoder attention dropout"})
     share_decoder_input_output_embed: bool = field(default=True, metadata={"help": "tie decoder input and output embeddings"})
+    blind_encoder: bool = field(default=False, metadata={"help": "control runs: the decoder sees zeros instead of the encoder output, so it cannot use the input (the blind baseline of docs/learning_curves.md)"})
     speaker_to_id: Optional[str] = field(default=None, metadata={"help": "set by fairseq's speech_to_text task; unused"})
 
 
@@ -56,6 +57,7 @@ class MSLAMSTEncoder(FairseqEncoder):
         self.text_embedding = full.text_embedding
         self.proj = (nn.Linear(cfg.encoder_embed_dim, out_dim)
                      if cfg.encoder_embed_dim != out_dim else nn.Identity())
+        self.blind = bool(getattr(cfg, "blind_encoder", False))
 
     def load_pretrained(self, path: str) -> None:
         from fairseq import checkpoint_utils
@@ -79,6 +81,8 @@ class MSLAMSTEncoder(FairseqEncoder):
             x = self.speech_encoder(self.feature_norm(feats), padding_mask)
         x = self.proj(self.multimodal_encoder(x, padding_mask))
         x = x.masked_fill(padding_mask[..., None], 0.0)
+        if self.blind:
+            x = torch.zeros_like(x)
         return {"encoder_out": [x.transpose(0, 1)], "encoder_padding_mask": [padding_mask],
                 "encoder_embedding": [], "encoder_states": [], "src_tokens": [],
                 "src_lengths": []}

@@ -36,6 +36,7 @@ class MSLAMTransducerConfig(MSLAMConfig):
     predictor_layers: int = field(default=2, metadata={"help": "LSTM layers of the prediction network"})
     predictor_hidden_dim: int = field(default=640, metadata={"help": "LSTM units of the prediction network"})
     predictor_dropout: float = field(default=0.1, metadata={"help": "dropout in the prediction network"})
+    blind_encoder: bool = field(default=False, metadata={"help": "control runs: the joint network sees zeros instead of the encoder output"})
     joint_activation: ChoiceEnum(["tanh", "relu"]) = field(default="tanh", metadata={"help": "joint network non-linearity"})
 
 

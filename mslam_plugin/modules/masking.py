@@ -3,15 +3,18 @@
 
 * :func:`speech_span_mask`: w2v-BERT / wav2vec 2.0 (w2v-BERT section 3.2): every valid
   frame starts a span with probability ``start_prob`` (0.065); spans are ``span``
-  (10) subsampled frames long and may overlap; at least one span per sequence.
-* :func:`text_span_mask`: SpanBERT-style (mSLAM section 3.2): span lengths drawn from a
-  geometric distribution with mean ``mean_span`` (20 characters in mSLAM, 5 in SLAM),
-  clipped to the remaining budget, until ``rate`` (about 15%) of the characters are
-  masked.
+  (10) subsampled frames long and may overlap; at least one span per sequence, so any
+  sequence of two or more frames has at least two masked frames (the contrastive loss
+  draws its negatives among them).
+* :func:`text_span_ids` / :func:`text_span_mask`: SpanBERT (Joshi et al., 2020, section
+  3.1; mSLAM section 3.2): span lengths from a geometric distribution with mean
+  ``mean_span`` (20 characters in mSLAM, 5 in SLAM) clipped at ``max_span``, start
+  positions uniform, spans drawn until ``rate`` (about 15%) of the characters are masked.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -40,22 +43,61 @@ def speech_span_mask(padding_mask: torch.Tensor, start_prob: float = 0.065, span
     return torch.from_numpy(out).to(padding_mask.device)
 
 
-def text_span_mask(padding_mask: torch.Tensor, rate: float = 0.15, mean_span: float = 20.0,
-                   seed: int | np.random.Generator = 0) -> torch.Tensor:
-    """Boolean mask (B, U), True at masked characters; ceil(rate * length) per sequence."""
+@functools.lru_cache(maxsize=None)
+def clipped_geometric_p(mean: float, max_len: int) -> float:
+    """Success probability p whose geometric lengths, clipped at ``max_len``, have mean
+    ``mean``: E[min(G, m)] = (1 - (1 - p)^m) / p. With p = 1 / mean the clipping would
+    pull the mean down (19.1 instead of 20 at m = 60)."""
+    if mean <= 1.0:
+        return 1.0
+    lo, hi = 1e-9, 1.0  # the clipped mean falls from m (p -> 0) to 1 (p = 1)
+    for _ in range(100):
+        p = (lo + hi) / 2
+        lo, hi = (p, hi) if (1 - (1 - p) ** max_len) / p > mean else (lo, p)
+    return (lo + hi) / 2
+
+
+def text_span_ids(padding_mask: torch.Tensor, rate: float = 0.15, mean_span: float = 20.0,
+                  seed: int | np.random.Generator = 0, max_span: int | None = None
+                  ) -> torch.Tensor:
+    """Span index (B, U) long of every masked character, -1 where unmasked; spans count
+    from 0 in draw order within each sequence.
+
+    Per sequence of L characters the budget is ceil(rate * L). Each span's length is
+    geometric, clipped at ``max_span`` (default 3 x ``mean_span``: SpanBERT clips its
+    mean-3.8-word spans at 10, about 2.6 x; p is set so the clipped mean is
+    ``mean_span``) and at L; its start is uniform over the starts that keep it inside the
+    sequence. A span is never cut to the remaining budget, so the last one overshoots it
+    by up to ``max_span`` - 1 characters: on text only a few spans long the realised
+    rate is above ``rate`` (one span may cover a short text whole). A span overlapping
+    earlier ones keeps only its new characters; one that adds none is drawn again.
+    """
     if not 0.0 < rate <= 1.0:
         raise ValueError(f"`rate` must be in (0, 1], but is {rate} instead.")
+    if mean_span < 1.0:
+        raise ValueError(f"`mean_span` must be at least 1, but is {mean_span} instead.")
+    max_span = max_span if max_span is not None else math.ceil(3 * mean_span)
+    if max_span < mean_span:
+        raise ValueError(f"`max_span` must be at least `mean_span` ({mean_span}), "
+                         f"but is {max_span} instead.")
+    p = clipped_geometric_p(float(mean_span), int(max_span))
     rng = _rng(seed)
-    lengths = (~padding_mask).sum(-1).tolist()
-    out = np.zeros(tuple(padding_mask.shape), dtype=bool)
-    p = 1.0 / max(mean_span, 1.0)
-    for i, length in enumerate(lengths):
-        budget = math.ceil(rate * length)
-        while out[i, :length].sum() < budget:
-            need = budget - int(out[i, :length].sum())
-            width = int(min(rng.geometric(p), need, length))
-            free = np.flatnonzero(~out[i, :length])
-            # start at a free position so each draw masks something new
-            start = int(rng.choice(free))
-            out[i, start:min(start + width, length)] = True
+    out = np.full(tuple(padding_mask.shape), -1, dtype=np.int64)
+    for i, length in enumerate((~padding_mask).sum(-1).tolist()):
+        budget, masked, span = math.ceil(rate * length), 0, 0
+        while masked < budget:
+            width = min(int(rng.geometric(p)), max_span, length)
+            start = int(rng.integers(length - width + 1))
+            piece = out[i, start:start + width]  # a view: writes land in ``out``
+            new = piece < 0
+            if new.any():
+                piece[new] = span
+                masked, span = masked + int(new.sum()), span + 1
     return torch.from_numpy(out).to(padding_mask.device)
+
+
+def text_span_mask(padding_mask: torch.Tensor, rate: float = 0.15, mean_span: float = 20.0,
+                   seed: int | np.random.Generator = 0, max_span: int | None = None
+                   ) -> torch.Tensor:
+    """Boolean mask (B, U), True at masked characters: :func:`text_span_ids` >= 0."""
+    return text_span_ids(padding_mask, rate, mean_span, seed, max_span).ge(0)

@@ -2,6 +2,10 @@
 
 import logging
 
+from fairseq import metrics
+
+from ..modules.sensitivity import input_sensitivity
+
 logger = logging.getLogger(__name__)
 
 
@@ -19,3 +23,35 @@ def keep_every_example(task, dataset, kwargs: dict) -> dict:
             task._told_batch_multiple = True
         kwargs = dict(kwargs, required_batch_size_multiple=1)
     return kwargs
+
+
+# Encoder input sensitivity on validation batches (mslam_plugin/modules/sensitivity.py).
+MIN_VARIATION = 0.05  # see docs/learning_curves.md for what healthy encoders keep
+
+
+def sensitivity_log(x, padding_mask) -> dict:
+    """Logging-output entries for encoder output ``x`` (B, T, D) with ``padding_mask``
+    (B, T); the pooled cosine counts only for batches of two or more utterances."""
+    s = input_sensitivity(x, padding_mask)
+    many = int(x.size(0) > 1)
+    return {"enc_variation": s.variation, "n_enc_variation": 1,
+            "enc_pooled_cos": s.pooled_cos * many, "n_enc_pooled_cos": many}
+
+
+def reduce_sensitivity(logging_outputs, min_variation: float) -> None:
+    """Logs ``enc_variation`` and ``enc_pooled_cos`` (validation only) and warns when the
+    encoder output has stopped depending on its input."""
+    total = lambda key: sum(float(log.get(key, 0)) for log in logging_outputs)
+    n = total("n_enc_variation")
+    if not n:
+        return
+    variation = total("enc_variation") / n
+    metrics.log_scalar("enc_variation", variation, n, round=4)
+    n_cos = total("n_enc_pooled_cos")
+    if n_cos:
+        metrics.log_scalar("enc_pooled_cos", total("enc_pooled_cos") / n_cos, n_cos, round=5)
+    if variation < min_variation:
+        logger.warning("encoder output varies little with its input (enc_variation %.4f < "
+                       "%.2f): the encoder is collapsing toward one vector; lower the encoder "
+                       "learning rate or lengthen its warm-up (docs/learning_curves.md)",
+                       variation, min_variation)

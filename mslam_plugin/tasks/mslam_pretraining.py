@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from fairseq.data import iterators
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
@@ -21,6 +22,7 @@ from omegaconf import II
 from ..data.char_vocab import load_char_dictionary
 from ..data.mixed_dataset import KINDS, MSLAMMixedDataset
 from ..data.sources import ItemSource
+from .common import MIN_VARIATION, reduce_sensitivity, sensitivity_log
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class MSLAMPretrainingConfig(FairseqDataclass):
     tlm_text_mask_rate: float = field(default=0.5, metadata={"help": "TLM: share of the text half masked"})
     tlm_speech_mask_rate: float = field(default=0.75, metadata={"help": "TLM: share of the speech half masked"})
     skip_invalid: bool = field(default=False, metadata={"help": "skip and count bad manifest rows instead of stopping"})
+    min_encoder_variation: float = field(default=MIN_VARIATION, metadata={"help": "warn when the multimodal encoder output's variation over time on the validation speech (enc_variation) falls below this"})
     seed: int = II("common.seed")
 
 
@@ -131,6 +134,20 @@ class MSLAMPretrainingTask(FairseqTask):
             dataset=dataset, collate_fn=dataset.collater, batch_sampler=batches, seed=seed,
             num_shards=num_shards, shard_id=shard_id, num_workers=num_workers, epoch=epoch,
             buffer_size=data_buffer_size, skip_remainder_batch=skip_remainder_batch)
+
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, log = super().valid_step(sample, model, criterion)
+        if "speech" in sample:
+            speech = sample["speech"]
+            with torch.no_grad():
+                out = model.forward_speech(speech["fbank"], speech["fbank_padding_mask"],
+                                           quantize=False)
+            log.update(sensitivity_log(out.context, out.padding_mask))
+        return loss, sample_size, log
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        super().reduce_metrics(logging_outputs, criterion)
+        reduce_sensitivity(logging_outputs, self.cfg.min_encoder_variation)
 
     def max_positions(self):
         return None

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import MISSING
@@ -18,7 +19,7 @@ from omegaconf import MISSING
 from ..data.asr_dataset import ASRDataset
 from ..data.graphemes import load_grapheme_dictionary
 from ..rnnt_decoding import RNNTGenerator
-from .common import keep_every_example
+from .common import MIN_VARIATION, keep_every_example, reduce_sensitivity, sensitivity_log
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class MSLAMASRConfig(FairseqDataclass):
     skip_invalid: bool = field(default=False, metadata={"help": "skip and count bad manifest rows instead of stopping"})
     rnnt_beam: int = field(default=4, metadata={"help": "beam width of fairseq-generate (1: greedy search)"})
     seed: int = field(default=1, metadata={"help": "shuffling seed"})
+    min_encoder_variation: float = field(default=MIN_VARIATION, metadata={"help": "warn when the encoder output's variation over time on the validation set (enc_variation) falls below this"})
 
 
 @register_task("mslam_asr", dataclass=MSLAMASRConfig)
@@ -57,6 +59,19 @@ class MSLAMASRTask(FairseqTask):
 
     def get_batch_iterator(self, dataset, *args, **kwargs):
         return super().get_batch_iterator(dataset, *args, **keep_every_example(self, dataset, kwargs))
+
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, log = super().valid_step(sample, model, criterion)
+        net_input = sample["net_input"]
+        with torch.no_grad():
+            enc, lengths = model.rnnt.transcribe(net_input["src_tokens"], net_input["src_lengths"])
+        padding_mask = torch.arange(enc.size(1), device=enc.device)[None, :] >= lengths[:, None]
+        log.update(sensitivity_log(enc, padding_mask))
+        return loss, sample_size, log
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        super().reduce_metrics(logging_outputs, criterion)
+        reduce_sensitivity(logging_outputs, self.cfg.min_encoder_variation)
 
     def build_generator(self, models, args, **kwargs):
         return RNNTGenerator(models, self.graphemes, beam=self.cfg.rnnt_beam)

@@ -15,6 +15,7 @@ import logging
 import math
 from pathlib import Path
 
+import torch
 from fairseq import metrics
 from fairseq.tasks import register_task
 from fairseq.tasks.speech_to_text import SpeechToTextTask
@@ -22,7 +23,7 @@ from fairseq.tasks.speech_to_text import SpeechToTextTask
 from ..data.char_vocab import load_char_dictionary
 from ..data.s2t_audio import reads_audio_files
 from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
-from .common import keep_every_example
+from .common import MIN_VARIATION, keep_every_example, reduce_sensitivity, sensitivity_log
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class MSLAMSpeechTranslationTask(SpeechToTextTask):
                                  "or text (the TSV's src_text column)")
         parser.add_argument("--max-source-chars", type=int, default=512,
                             help="text sources are truncated to this many characters")
+        parser.add_argument("--min-encoder-variation", type=float, default=MIN_VARIATION,
+                            help="warn when the encoder output's variation over time on the "
+                                 "validation set (enc_variation) falls below this")
 
     def __init__(self, args, tgt_dict):
         super().__init__(args, tgt_dict)
@@ -113,8 +117,18 @@ class MSLAMSpeechTranslationTask(SpeechToTextTask):
                 log[f"mt_{key}"] = mt_log[key]
         return loss, sample_size, log
 
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, log = super().valid_step(sample, model, criterion)
+        net_input = sample["net_input"]
+        with torch.no_grad():
+            enc = model.encoder(net_input["src_tokens"], net_input["src_lengths"])
+        log.update(sensitivity_log(enc["encoder_out"][0].transpose(0, 1),
+                                   enc["encoder_padding_mask"][0]))
+        return loss, sample_size, log
+
     def reduce_metrics(self, logging_outputs, criterion):
         super().reduce_metrics(logging_outputs, criterion)
+        reduce_sensitivity(logging_outputs, self.args.min_encoder_variation)
         if not any("mt_loss" in log for log in logging_outputs):
             return
         total = lambda k: sum(float(log.get(k, 0)) for log in logging_outputs)

@@ -1,0 +1,36 @@
+"""The encoder input-sensitivity figures (mslam_plugin/modules/sensitivity.py)."""
+
+import torch
+
+from mslam_plugin.modules.sensitivity import input_sensitivity
+
+
+def test_constant_output_has_no_variation_and_identical_utterances():
+    x = torch.randn(1, 1, 16).expand(3, 20, 16)
+    s = input_sensitivity(x)
+    assert s.variation < 1e-6
+    assert s.pooled_cos > 1 - 1e-6
+
+
+def test_random_frames_vary_and_padding_is_ignored():
+    torch.manual_seed(0)
+    x = torch.randn(2, 50, 64)
+    padding = torch.zeros(2, 50, dtype=torch.bool)
+    padding[1, 30:] = True
+    s = input_sensitivity(x, padding)
+    # i.i.d. Gaussian frames: RMS distance from the mean ~ frame norm
+    assert 0.9 < s.variation < 1.1
+    assert abs(s.pooled_cos) < 0.6
+    # padding holds garbage that must not count
+    x2 = x.clone()
+    x2[1, 30:] = 1e6
+    assert abs(input_sensitivity(x2, padding).variation - s.variation) < 1e-6
+
+
+def test_common_offset_lowers_both_figures():
+    torch.manual_seed(0)
+    x = torch.randn(4, 40, 32)
+    offset = torch.randn(32) * 10
+    s0, s1 = input_sensitivity(x), input_sensitivity(x + offset)
+    assert s1.variation < s0.variation / 5
+    assert s1.pooled_cos > 0.95 > s0.pooled_cos
