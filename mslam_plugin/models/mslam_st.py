@@ -52,6 +52,7 @@ class MSLAMSTEncoder(FairseqEncoder):
         out_dim = out_dim or cfg.decoder_embed_dim
         full = MSLAMModel(cfg, vocab_size, padding_idx)
         self.frontend, self.feature_norm = full.frontend, full.feature_norm
+        self.feature_dropout = full.feature_dropout
         self.speech_encoder, self.multimodal_encoder = full.speech_encoder, full.multimodal_encoder
         self.text_embedding = full.text_embedding
         self.proj = (nn.Linear(cfg.encoder_embed_dim, out_dim)
@@ -76,7 +77,8 @@ class MSLAMSTEncoder(FairseqEncoder):
             t = src_tokens.size(1)
             fbank_mask = torch.arange(t, device=src_tokens.device)[None, :] >= src_lengths[:, None]
             feats, padding_mask = self.frontend(src_tokens, fbank_mask)
-            x = self.speech_encoder(self.feature_norm(feats), padding_mask)
+            x = self.feature_dropout(self.feature_norm(feats))
+            x = self.speech_encoder(x, padding_mask)
         x = self.proj(self.multimodal_encoder(x, padding_mask))
         x = x.masked_fill(padding_mask[..., None], 0.0)
         return {"encoder_out": [x.transpose(0, 1)], "encoder_padding_mask": [padding_mask],
