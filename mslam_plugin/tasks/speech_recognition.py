@@ -11,12 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import MISSING
 
 from ..data.asr_dataset import ASRDataset
 from ..data.graphemes import load_grapheme_dictionary
+from ..data.sources import SPEECH_FEATURES
 from ..rnnt_decoding import RNNTGenerator
 from .common import keep_every_example
 
@@ -30,6 +31,7 @@ class MSLAMASRConfig(FairseqDataclass):
     max_frames: int = field(default=3000, metadata={"help": "utterances with more filterbank frames are left out of training (counted)"})
     skip_invalid: bool = field(default=False, metadata={"help": "skip and count bad manifest rows instead of stopping"})
     rnnt_beam: int = field(default=4, metadata={"help": "beam width of fairseq-generate (1: greedy search)"})
+    speech_features: ChoiceEnum(SPEECH_FEATURES) = field(default="fbank", metadata={"help": "fbank: utterance-normalised Kaldi filterbanks; w2vbert2: the features of the public w2v-BERT 2.0 encoder (for models converted from it)"})
     seed: int = field(default=1, metadata={"help": "shuffling seed"})
 
 
@@ -53,7 +55,8 @@ class MSLAMASRTask(FairseqTask):
         self.datasets[split] = ASRDataset(
             Path(self.cfg.data) / f"{split}.tsv", self.graphemes,
             max_frames=self.cfg.max_frames if train else None,
-            skip_invalid=self.cfg.skip_invalid, shuffle=train, seed=self.cfg.seed)
+            skip_invalid=self.cfg.skip_invalid, shuffle=train, seed=self.cfg.seed,
+            features=self.cfg.speech_features)
 
     def get_batch_iterator(self, dataset, *args, **kwargs):
         return super().get_batch_iterator(dataset, *args, **keep_every_example(self, dataset, kwargs))
