@@ -22,7 +22,7 @@ from fairseq.models.transformer import Embedding, TransformerDecoder
 from fairseq.utils import safe_getattr
 from torch import nn
 
-from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny
+from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny, mslam_w2vbert2
 
 logger = logging.getLogger(__name__)
 ENCODER_PARTS = ("frontend.", "feature_norm.", "speech_encoder.", "multimodal_encoder.",
@@ -170,3 +170,10 @@ def mslam_st_tiny(args):
 def mslam_st_base(args):
     """mslam_base encoder + the paper's 6-layer, 512-dim decoder."""
     mslam_base(args)
+
+
+@register_model_architecture("mslam_st", "mslam_st_w2vbert2")
+def mslam_st_w2vbert2(args):
+    """mslam_w2vbert2 encoder (w2v-BERT 2.0, converted by ``python -m
+    mslam_plugin.convert_w2vbert2``) + the paper's 6-layer, 512-dim, 8-head decoder."""
+    mslam_w2vbert2(args)
