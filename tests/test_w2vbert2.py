@@ -8,9 +8,13 @@ import argparse
 import json
 import math
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from fairseq import checkpoint_utils
 from fairseq.models import ARCH_CONFIG_REGISTRY
@@ -18,11 +22,14 @@ from safetensors.torch import load_file, save_file
 from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
 
 from mslam_plugin.convert_w2vbert2 import convert_w2vbert2, main
+from mslam_plugin.data.char_vocab import build_char_vocab
+from mslam_plugin.data.manifest import num_fbank_frames, write_manifest
 from mslam_plugin.data.w2vbert2_features import W2VBert2CMVN, kaldi_fbank, w2vbert2_fbank, w2vbert2_stacked_features
 from mslam_plugin.models.mslam import MSLAMConfig, MSLAMModel
 from mslam_plugin.models.mslam_st import MSLAMSTConfig, MSLAMSTEncoder
 from mslam_plugin.modules.conformer import MSLAMConvModule
 
+REPO = Path(__file__).resolve().parents[1]
 PUBLIC_ENCODER_PARAMETERS = 580_493_120  # facebook/w2v-bert-2.0
 SMALL = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=128,
              layerdrop=0.0, conv_depthwise_kernel_size=31, position_embeddings_type="relative_key",
@@ -200,3 +207,46 @@ def test_converter_errors_name_the_file_and_the_expectation(small_hf, tmp_path):
     (d / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="model.safetensors: not a safetensors file"):
         _convert(d, tmp_path)
+
+
+def _pretraining_data(d: Path) -> None:
+    """Four utterances (speech-only and paired) and five text lines, train = dev."""
+    texts = ["hello world", "speech and text", "a small test", "one more line", "the end"]
+    speech, paired = [], []
+    for i in range(4):
+        n = 16000 + 2400 * i + 37
+        sf.write(d / f"u{i}.wav", _waveform(n, seed=i).numpy(), 16000)
+        common = {"audio": f"u{i}.wav", "n_frames": num_fbank_frames(n), "speaker": "x"}
+        speech.append({"id": f"s{i}", "lang": "en", **common})
+        paired.append({"id": f"p{i}", "tgt_text": texts[i], "src_lang": "en", **common})
+    for split in ("train", "dev"):
+        write_manifest(d / f"speech_{split}.tsv", "speech", speech)
+        write_manifest(d / f"paired_{split}.tsv", "paired", paired)
+        write_manifest(d / f"text_{split}.tsv", "text", [
+            {"id": f"t{i}", "text": t, "lang": "en", "source": "test"} for i, t in enumerate(texts)])
+    build_char_vocab({"en": texts}).save(d / "dict.char.txt")
+
+
+@pytest.mark.slow
+def test_continued_pretraining_starts_from_the_converted_checkpoint(small_hf, tmp_path):
+    _pretraining_data(tmp_path)
+    ckpt = tmp_path / "mslam_w2vbert2.pt"
+    convert_w2vbert2(small_hf[1], ckpt, char_vocab=tmp_path / "dict.char.txt",
+                     speech_layers=SPEECH_LAYERS, model_args=SMALL_HEADS)
+    size = ["--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
+            "--encoder-attention-heads", "4", "--speech-encoder-layers", "2",
+            "--multimodal-encoder-layers", "2", *SMALL_HEADS]
+    cmd = [str(Path(sys.executable).parent / "fairseq-train"), str(tmp_path),
+           "--user-dir", str(REPO / "mslam_plugin"), "--task", "mslam_pretraining",
+           "--arch", "mslam_w2vbert2", "--criterion", "mslam_pretraining",
+           "--speech-features", "w2vbert2", *size, "--batch-size", "1",
+           "--speech-sequences", "2", "--text-sequences", "2", "--paired-sequences", "2",
+           "--batches-per-epoch", "2", "--optimizer", "adam", "--lr", "1e-4",
+           "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "2", "--max-update", "2",
+           "--finetune-from-model", str(ckpt), "--save-dir", str(tmp_path / "exp"), "--cpu",
+           "--num-workers", "0", "--disable-validation", "--no-epoch-checkpoints"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-3000:]
+    assert f"Loaded checkpoint {ckpt} (epoch 1 @ 0 updates)" in log, log[-3000:]
+    assert (tmp_path / "exp" / "checkpoint_last.pt").is_file()
