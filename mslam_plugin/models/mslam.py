@@ -37,13 +37,13 @@ class MSLAMConfig(FairseqDataclass):
     conv_kernel_size: int = field(default=5, metadata={"help": "depthwise kernel (5 mSLAM, 31 w2v-BERT 2.0)"})
     conv_norm: ChoiceEnum(["group", "layer"]) = field(default="group", metadata={"help": "norm in the conv module"})
     conv_norm_groups: int = field(default=32, metadata={"help": "groups of the group norm (unconfirmed in the paper)"})
-    conv_bias: bool = field(default=True, metadata={"help": "biases in the conv module's pointwise and depthwise convolutions (w2v-BERT 2.0 has none)"})
+    conv_no_bias: bool = field(default=False, metadata={"help": "no biases in the conv module's pointwise and depthwise convolutions (w2v-BERT 2.0)"})
     conv_causal: bool = field(default=False, metadata={"help": "causal depthwise conv: K - 1 frames of left padding (w2v-BERT 2.0) instead of (K - 1) / 2 on each side"})
     pos_scheme: ChoiceEnum(["rotary", "shaw", "none"]) = field(default="rotary", metadata={"help": "relative positions in attention"})
     shaw_max_left: int = field(default=64, metadata={"help": "shaw: key-minus-query distances clipped at -this (w2v-BERT 2.0: 64)"})
     shaw_max_right: int = field(default=8, metadata={"help": "shaw: key-minus-query distances clipped at +this (w2v-BERT 2.0: 8)"})
     speech_frontend: ChoiceEnum(["conv", "stack"]) = field(default="conv", metadata={"help": "conv: 2x Conv2d stride 2; stack: 2 frames + LN + linear"})
-    speech_feature_norm: bool = field(default=True, metadata={"help": "LayerNorm on the front-end output (w2v-BERT 2.0 has none: its stack front-end normalises before the projection)"})
+    speech_no_feature_norm: bool = field(default=False, metadata={"help": "no LayerNorm on the front-end output (w2v-BERT 2.0: its stack front-end normalises before the projection)"})
     speech_feature_dropout: float = field(default=0.0, metadata={"help": "dropout on the front-end output (w2v-BERT 2.0's feature-projection dropout)"})
     speech_quantizer_input: ChoiceEnum(["features", "stacked"]) = field(default="features", metadata={"help": "what the w2v-BERT quantizer sees: the D-dim front-end output, or (stack front-end) the normalised stacked filterbanks, as w2v-BERT 2.0"})
     speech_conv_channels: int = field(default=128, metadata={"help": "channels of the conv front-end (unconfirmed)"})
@@ -80,7 +80,7 @@ class MSLAMModel(BaseFairseqModel):
             self.frontend = MSLAMFrameStacker(cfg.input_feat_per_channel, 2, d)
         # unit-scale features, as wav2vec 2.0 normalises its quantizer input: with the raw
         # projection the Gumbel logits start near zero and the hard codes collapse
-        self.feature_norm = LayerNorm(d) if cfg.speech_feature_norm else nn.Identity()
+        self.feature_norm = nn.Identity() if cfg.speech_no_feature_norm else LayerNorm(d)
         self.feature_dropout = nn.Dropout(cfg.speech_feature_dropout)
         self.mask_embedding = nn.Parameter(torch.empty(d).uniform_())
         self.speech_encoder = MSLAMConformerStack(cfg.speech_encoder_layers, **_block_args(cfg))
@@ -193,7 +193,7 @@ def _block_args(cfg: MSLAMConfig) -> dict:
                 heads=cfg.encoder_attention_heads, conv_kernel_size=cfg.conv_kernel_size,
                 dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
                 pos=cfg.pos_scheme, conv_norm=cfg.conv_norm,
-                conv_norm_groups=cfg.conv_norm_groups, conv_bias=cfg.conv_bias,
+                conv_norm_groups=cfg.conv_norm_groups, conv_bias=not cfg.conv_no_bias,
                 conv_causal=cfg.conv_causal, shaw_left=cfg.shaw_max_left,
                 shaw_right=cfg.shaw_max_right, checkpoint_activations=cfg.checkpoint_activations)
 
@@ -242,7 +242,8 @@ def mslam_w2vbert2(args):
     mslam_plugin.convert_w2vbert2`` fills the encoder with the released weights."""
     _defaults(args, encoder_embed_dim=1024, encoder_ffn_embed_dim=4096,
               encoder_attention_heads=16, speech_encoder_layers=8, multimodal_encoder_layers=16,
-              speech_frontend="stack", speech_feature_norm=False, speech_quantizer_input="stacked",
-              conv_kernel_size=31, conv_norm="layer", conv_bias=False, conv_causal=True,
+              speech_frontend="stack", speech_no_feature_norm=True,
+              speech_quantizer_input="stacked", conv_kernel_size=31, conv_norm="layer",
+              conv_no_bias=True, conv_causal=True,
               pos_scheme="shaw", shaw_max_left=64, shaw_max_right=8)
     mslam_base(args)
