@@ -50,9 +50,14 @@ def read_hf_config(hf_dir: Path) -> dict:
     """config.json of a Wav2Vec2BertModel, checked against what mslam_w2vbert2 can hold."""
     if not hf_dir.exists():
         raise FileNotFoundError(f"{hf_dir}: no such directory; {HF_DOWNLOAD_HINT}")
-    if hf_dir.is_file() or (any(hf_dir.glob("*.pt")) and not (hf_dir / "config.json").exists()):
+    fairseq2 = hf_dir.suffix == ".pt" if hf_dir.is_file() else (
+        any(hf_dir.glob("*.pt")) and not (hf_dir / "config.json").exists())
+    if fairseq2:
         raise ValueError(f"{hf_dir}: fairseq2 checkpoints (conformer_shaw.pt) are not "
                          f"supported; {HF_DOWNLOAD_HINT}")
+    if hf_dir.is_file():
+        raise ValueError(f"{hf_dir}: expected the directory holding config.json and "
+                         "model.safetensors, not a file")
     path = hf_dir / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found; {HF_DOWNLOAD_HINT}")
@@ -97,10 +102,10 @@ def read_hf_weights(hf_dir: Path) -> dict[str, torch.Tensor]:
     return {k: v.float() for k, v in state.items() if k.startswith(HF_ENCODER_KEYS)}
 
 
-def map_hf_state(hf: dict[str, torch.Tensor], layers: int, speech_layers: int
-                 ) -> dict[str, torch.Tensor]:
+def map_hf_state(hf: dict[str, torch.Tensor], layers: int, speech_layers: int,
+                 source: str = "the checkpoint") -> dict[str, torch.Tensor]:
     """Hugging Face encoder tensors -> MSLAMModel state-dict entries. Raises KeyError
-    naming the first missing tensors; tensors it does not know are an error too."""
+    naming ``source`` and the first missing tensors; unknown encoder tensors too."""
     hf = dict(hf)
     out, missing = {}, []
 
@@ -132,9 +137,11 @@ def map_hf_state(hf: dict[str, torch.Tensor], layers: int, speech_layers: int
         out[f"{dst}conv.pointwise2.weight"] = None if w2 is None else w2.squeeze(-1)
         out[f"{dst}conv.depthwise.weight"] = take(f"{src}conv_module.depthwise_conv.weight")
     if missing:
-        raise KeyError(f"{len(missing)} encoder tensors missing, e.g. {missing[:4]}")
+        raise KeyError(f"{source}: {len(missing)} encoder tensors missing for the {layers} "
+                       f"layers of config.json, e.g. {missing[:4]}")
     if hf:
-        raise KeyError(f"{len(hf)} tensors this converter does not know, e.g. {sorted(hf)[:4]}")
+        raise KeyError(f"{source}: {len(hf)} encoder tensors this converter does not know "
+                       f"(a config it cannot hold?), e.g. {sorted(hf)[:4]}")
     return out
 
 
@@ -237,7 +244,7 @@ def convert_w2vbert2(hf_dir, out, *, char_vocab=None, text_vocab_size: int = 0,
     flags = model_flags(hf_cfg, speech_layers)
     cfg = build_cfg([*flags, "--text-vocab-size", str(vocab_size), *model_args], data)
     state = map_hf_state(read_hf_weights(hf_dir), hf_cfg.get("num_hidden_layers", 24),
-                         speech_layers)
+                         speech_layers, source=str(hf_dir / "model.safetensors"))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = MSLAMModel(cfg.model, vocab_size, pad)  # as fairseq-train builds it
@@ -250,7 +257,8 @@ def convert_w2vbert2(hf_dir, out, *, char_vocab=None, text_vocab_size: int = 0,
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m mslam_plugin.convert_w2vbert2",
+                                description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="Arguments after -- are fairseq model flags.")
     p.add_argument("--hf-dir", required=True, type=Path,
@@ -265,9 +273,12 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=1, help="seed of the freshly initialised parts")
     args, extra = p.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    convert_w2vbert2(args.hf_dir, args.out, char_vocab=args.char_vocab,
-                     text_vocab_size=args.text_vocab_size, speech_layers=args.speech_layers,
-                     seed=args.seed, model_args=tuple(e for e in extra if e != "--"))
+    try:
+        convert_w2vbert2(args.hf_dir, args.out, char_vocab=args.char_vocab,
+                         text_vocab_size=args.text_vocab_size, speech_layers=args.speech_layers,
+                         seed=args.seed, model_args=tuple(e for e in extra if e != "--"))
+    except (OSError, KeyError, ValueError) as err:  # a bad input, named in the message
+        raise SystemExit(f"error: {err.args[0] if isinstance(err, KeyError) else err}") from err
 
 
 if __name__ == "__main__":

@@ -183,6 +183,8 @@ def test_converter_errors_name_the_file_and_the_expectation(small_hf, tmp_path):
     with pytest.raises(ValueError, match="fairseq2 checkpoints .* not supported"):
         _convert(tmp_path / "conformer_shaw.pt", tmp_path)
     d = _copy(small_hf, tmp_path)
+    with pytest.raises(ValueError, match="expected the directory holding config.json"):
+        _convert(d / "model.safetensors", tmp_path)
     cfg = json.loads((d / "config.json").read_text())
     (d / "config.json").write_text(json.dumps(dict(cfg, model_type="wav2vec2")))
     with pytest.raises(ValueError, match=r"config.json: expected a w2v-BERT 2.0 config"):
@@ -202,7 +204,8 @@ def test_converter_errors_name_the_file_and_the_expectation(small_hf, tmp_path):
     tensors = load_file(str(d / "model.safetensors"))
     del tensors["encoder.layers.3.conv_module.depthwise_conv.weight"]
     save_file(tensors, str(d / "model.safetensors"))
-    with pytest.raises(KeyError, match="missing, e.g. .*encoder.layers.3.conv_module.depthwise"):
+    with pytest.raises(KeyError, match="model.safetensors: 1 encoder tensors missing for the 4 "
+                                       "layers of config.json, e.g. .*encoder.layers.3.conv_module"):
         _convert(d, tmp_path)
     (d / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="model.safetensors: not a safetensors file"):
