@@ -17,7 +17,8 @@ import pytest
 import soundfile as sf
 import torch
 from fairseq import checkpoint_utils
-from fairseq.models import ARCH_CONFIG_REGISTRY
+from fairseq.models import ARCH_CONFIG_REGISTRY, build_model
+from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
 
@@ -162,6 +163,23 @@ def test_conv_module_defaults_unchanged_and_causal_option():
     with torch.no_grad():
         assert torch.allclose(causal(x, None)[:, :7], causal(y, None)[:, :7])
         assert not torch.allclose(default(x, None)[:, 5:7], default(y, None)[:, 5:7])
+
+
+NEW_OPTIONS = ("conv_no_bias", "conv_causal", "shaw_max_left", "shaw_max_right",
+               "speech_no_feature_norm", "speech_feature_dropout", "speech_quantizer_input")
+
+
+def test_checkpoint_config_from_before_the_options_builds_the_same_model():
+    ns = argparse.Namespace()
+    ARCH_CONFIG_REGISTRY["mslam_tiny"](ns)
+    old = {k: v for k, v in vars(MSLAMConfig(**vars(ns))).items() if k not in NEW_OPTIONS}
+    cfg = OmegaConf.create({**old, "_name": "mslam_tiny", "text_vocab_size": 50})
+    OmegaConf.set_struct(cfg, True)
+    model = build_model(cfg, None)  # as load_model_ensemble_and_task rebuilds it
+    conv = model.speech_encoder.layers[0].conv
+    assert conv.depthwise.padding == (2,) and conv.pointwise1.bias is not None
+    assert not isinstance(model.feature_norm, torch.nn.Identity)
+    assert model.quantizer.weight_proj.in_features == 144
 
 
 def _copy(small_hf, tmp_path):

@@ -10,7 +10,7 @@ MLM and CTC (characters + blank) on the multimodal output.
 """
 
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Tuple
 
 import torch
@@ -219,6 +219,10 @@ def mslam_base(args):
               speech_encoder_layers=8, multimodal_encoder_layers=16, conv_kernel_size=5,
               conv_norm="group", conv_norm_groups=32, codebook_size=1024, codebook_dim=1024,
               contrastive_dim=768)
+    # fairseq rebuilds a model saved under an architecture name from the stored config
+    # through the architecture function alone: options newer than the checkpoint take
+    # their defaults, which are the behaviour it was trained with
+    _defaults(args, **{f.name: f.default for f in fields(MSLAMConfig) if not f.name.startswith("_")})
 
 
 @register_model_architecture("mslam", "mslam_large")
