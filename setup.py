@@ -25,5 +25,6 @@ setup(
         "jiwer",
         "gflanguages",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "safetensors", "transformers>=4.37,<5"],
+                    "w2vbert2": ["safetensors"]},
 )

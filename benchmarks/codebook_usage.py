@@ -32,8 +32,9 @@ def main():
             items = [{"fbank": load_fbank(resolve_audio(r["audio"], a.manifest.parent), str(a.manifest))}
                      for r in rows[i:i + a.batch]]
             batch = collate_speech(items)
-            features, padding_mask = model.frontend(batch["fbank"], batch["fbank_padding_mask"])
-            q = model.quantize(model.feature_norm(features), padding_mask)
+            targets, _, padding_mask = model.speech_features(batch["fbank"],
+                                                             batch["fbank_padding_mask"])
+            q = model.quantize(targets, padding_mask)
             counts.update(q.code_ids[~padding_mask].tolist())
     total, num_codes = sum(counts.values()), model.cfg.codebook_size
     entropy = -sum(n / total * math.log(n / total) for n in counts.values())

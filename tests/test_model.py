@@ -25,7 +25,8 @@ def build(arch="mslam_tiny", device=None, **overrides):
 
 @pytest.mark.parametrize("arch,low,high", [("mslam_tiny", 1e6, 1e7),
                                            ("mslam_base", 0.55e9, 0.65e9),
-                                           ("mslam_large", 1.8e9, 2.2e9)])
+                                           ("mslam_large", 1.8e9, 2.2e9),
+                                           ("mslam_w2vbert2", 0.55e9, 0.65e9)])
 def test_preset_parameter_counts_on_meta_device(arch, low, high):
     model = build(arch, device="meta")
     # fairseq's quantizer builds its codebook with a legacy constructor (CPU): that alone
@@ -52,10 +53,14 @@ def _tokens(lengths):
 
 
 SCHEMES = [dict(), dict(pos_scheme="shaw"), dict(speech_frontend="stack", conv_norm="layer",
-                                                 conv_kernel_size=31)]
+                                                 conv_kernel_size=31),
+           dict(speech_frontend="stack", conv_norm="layer", conv_kernel_size=31,
+                conv_no_bias=True, conv_causal=True, pos_scheme="shaw",
+                speech_no_feature_norm=True, speech_quantizer_input="stacked")]
 
 
-@pytest.mark.parametrize("overrides", SCHEMES, ids=["rotary-conv-group", "shaw", "stack-layer-k31"])
+@pytest.mark.parametrize("overrides", SCHEMES,
+                         ids=["rotary-conv-group", "shaw", "stack-layer-k31", "w2vbert2-options"])
 def test_speech_padding_invariance(overrides):
     model = build(**overrides)
     fbank, pad = _speech_batch([97, 130, 61])
@@ -137,6 +142,9 @@ def test_bad_config_messages():
         build(conv_norm_groups=7)
     with pytest.raises(ValueError, match="`conv_kernel_size` must be odd"):
         build(conv_kernel_size=4)
+    with pytest.raises(ValueError, match="`speech_quantizer_input` must be 'features' with the "
+                                         "conv front-end, but is 'stacked' instead."):
+        build(speech_quantizer_input="stacked")
 
 
 def test_bf16_autocast_forward_backward_is_finite():

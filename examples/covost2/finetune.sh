@@ -2,7 +2,8 @@
 # Fine-tune mSLAM for CoVoST 2 X->En speech translation (mSLAM section 4.1).
 #
 # usage: examples/covost2/finetune.sh --data DIR --pretrained CKPT --char-vocab DICT
-#          --exp DIR [--arch mslam_st_base] [--with-text] [-- extra fairseq flags]
+#          --exp DIR [--arch mslam_st_base] [--config-yaml config_st.yaml] [--with-text]
+#          [-- extra fairseq flags]
 # The pre-trained encoder + a 6-layer, 512-dim Transformer decoder, dropout 0.3 on the
 # decoder's input embedding and residuals. --with-text adds the MT TSV (mt_train.tsv):
 # every batch pairs its ST examples with as many MT examples, MT loss weight 5.0,
@@ -14,7 +15,7 @@
 # the encoder and decoder keep their own learning rates.
 set -euo pipefail
 
-data= ; pretrained= ; chars= ; exp= ; arch=mslam_st_base
+data= ; pretrained= ; chars= ; exp= ; arch=mslam_st_base ; config=config_st.yaml
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
     --char-vocab) chars=$2; shift 2 ;;
     --exp) exp=$2; shift 2 ;;
     --arch) arch=$2; shift 2 ;;
+    --config-yaml) config=$2; shift 2 ;;
     --with-text) extra+=(--mt-subset mt_train); shift ;;
     --) shift; break ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
@@ -33,7 +35,7 @@ if [ -z "$data" ] || [ -z "$pretrained" ] || [ -z "$chars" ] || [ -z "$exp" ]; t
 fi
 mkdir -p "$exp"
 fairseq-train "$data" --user-dir mslam_plugin \
-  --task mslam_speech_translation --config-yaml config_st.yaml --char-vocab "$chars" \
+  --task mslam_speech_translation --config-yaml "$config" --char-vocab "$chars" \
   --train-subset train_st --valid-subset dev_st --arch "$arch" \
   --load-pretrained-mslam-from "$pretrained" "${extra[@]}" \
   --criterion label_smoothed_cross_entropy --label-smoothing 0.1 --report-accuracy \

@@ -3,7 +3,9 @@
 # hyper-parameters (mSLAM section 3.3). GPU only.
 #
 # usage: examples/pretrain/run.sh --data DIR [--arch mslam_base|mslam_large] [--exp DIR]
-#                                 [--stage N] [--stop-stage N] [-- extra fairseq-train flags]
+#                                 [--stage N] [--stop-stage N] [--lr LR]
+#                                 [--warmup-updates N] [--max-update N]
+#                                 [-- extra fairseq-train flags]
 # DIR holds speech_{train,dev}.tsv (unlabeled speech), text_{train,dev}.tsv (unlabeled
 # text), paired_{train,dev}.tsv (speech + transcript) and dict.char.txt, in the formats of
 # manifests/README.md. Stages:
@@ -16,7 +18,9 @@
 # that is 2048 : 8192 : 256. Multi-node: pass fairseq's distributed flags after --,
 #   e.g. -- --distributed-world-size 64 --distributed-port 12345 under SLURM,
 #   or launch it under torchrun / srun (see README.md).
-# mslam_large adds --checkpoint-activations and the paper's peak lr 3.6e-4.
+# mslam_large adds --checkpoint-activations and the paper's peak lr 3.6e-4. --lr,
+# --warmup-updates and --max-update replace the paper's schedule (6e-4, 40k, 1.3M), e.g.
+# for continued pre-training (examples/w2vbert2/pretrain.sh).
 set -euo pipefail
 
 data=
@@ -24,6 +28,7 @@ arch=mslam_base
 exp=
 stage=1
 stop_stage=3
+lr= ; warmup=40000 ; max_update=1300000
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) data=$2; shift 2 ;;
@@ -31,11 +36,14 @@ while [ $# -gt 0 ]; do
     --exp) exp=$2; shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
+    --lr) lr=$2; shift 2 ;;
+    --warmup-updates) warmup=$2; shift 2 ;;
+    --max-update) max_update=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
-[ -n "$data" ] || { sed -n '2,9p' "$0"; exit 2; }
+[ -n "$data" ] || { sed -n '2,14p' "$0"; exit 2; }
 exp=${exp:-exp/pretrain_$arch}
 log() { echo "$(date +%H:%M:%S) [pretrain] $*"; }
 
@@ -56,9 +64,9 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ] && [ ! -f "$data/dict.char.txt"
 fi
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  lr=6e-4
   extra=()
-  if [ "$arch" = mslam_large ]; then lr=3.6e-4; extra+=(--checkpoint-activations); fi
+  if [ "$arch" = mslam_large ]; then lr=${lr:-3.6e-4}; extra+=(--checkpoint-activations); fi
+  lr=${lr:-6e-4}
   log "stage 3: pre-train $arch -> $exp"
   mkdir -p "$exp"
   fairseq-train "$data" --user-dir mslam_plugin \
@@ -69,8 +77,8 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     --max-paired-frames-per-batch 6000 --max-speech-frames 3000 --max-text-chars 512 \
     --language-temperature 3 --batches-per-epoch 10000 \
     --optimizer adam --adam-betas '(0.9, 0.98)' --adam-eps 1e-6 --weight-decay 0.01 \
-    --lr "$lr" --lr-scheduler inverse_sqrt --warmup-updates 40000 --clip-norm 10.0 \
-    --max-update 1300000 --update-freq 2 --bf16 --num-workers 6 \
+    --lr "$lr" --lr-scheduler inverse_sqrt --warmup-updates "$warmup" --clip-norm 10.0 \
+    --max-update "$max_update" --update-freq 2 --bf16 --num-workers 6 \
     --ddp-backend pytorch_ddp --save-interval-updates 5000 --keep-interval-updates 5 \
     --validate-interval-updates 5000 --no-epoch-checkpoints \
     --log-interval 100 --log-format json --tensorboard-logdir "$exp/tensorboard" \

@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 class ASRDataset(FairseqDataset):
     def __init__(self, path, dictionary, *, max_frames: int | None = 3000,
-                 skip_invalid: bool = False, shuffle: bool = True, seed: int = 1):
+                 skip_invalid: bool = False, shuffle: bool = True, seed: int = 1,
+                 features: str = "fbank"):
         m = mf.read_manifest(path, "paired", skip_invalid=skip_invalid)
         self.stats = Counter(m.skipped)
         rows = []
@@ -42,6 +43,7 @@ class ASRDataset(FairseqDataset):
                            "(mapped to <unk>)", path, unknown)
         self.frames = np.array([int(r["n_frames"]) for r in rows], dtype=np.int64)
         self.shuffle, self.seed, self.epoch = shuffle, seed, 1
+        self.features = features  # fbank or w2vbert2 (sources.load_fbank)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -49,7 +51,7 @@ class ASRDataset(FairseqDataset):
     def __getitem__(self, index: int) -> dict:
         row = self.rows[index]
         fbank = load_fbank(mf.resolve_audio(row["audio"], self.path.parent),
-                           f"{self.path} row {row['id']}")
+                           f"{self.path} row {row['id']}", self.features)
         return {"id": index, "fbank": fbank, "target": self.targets[index]}
 
     def __len__(self) -> int:

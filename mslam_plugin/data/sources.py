@@ -2,8 +2,9 @@
 turned into loadable, collatable items (mSLAM section 3.2 data).
 
 Speech is read from the audio file and turned into 80-dim Kaldi filterbanks with
-utterance-level mean/variance normalisation; text becomes character ids of the shared
-vocabulary, capped at ``max_chars`` characters.
+utterance-level mean/variance normalisation (``fbank``), or into the features of the
+public w2v-BERT 2.0 encoder (``w2vbert2``, for models converted from it); text becomes
+character ids of the shared vocabulary, capped at ``max_chars`` characters.
 """
 
 from __future__ import annotations
@@ -19,20 +20,32 @@ import torch
 from ..modules.speech_frontend import fbank_features
 from . import manifest as mf
 from .char_vocab import encode
+from .w2vbert2_features import w2vbert2_fbank
 
 logger = logging.getLogger(__name__)
+SPEECH_FEATURES = ("fbank", "w2vbert2")
+
+
+def _read_wav(path: Path, where: str) -> torch.Tensor:
+    wav, rate = sf.read(str(path), dtype="float32", always_2d=False)
+    if rate != mf.SAMPLE_RATE or wav.ndim != 1:
+        raise ValueError(f"{where or path}: {path} must be 16 kHz mono")
+    return torch.from_numpy(wav)
 
 
 def load_fbank_raw(path: Path, where: str = "") -> torch.Tensor:
     """(T, 80) Kaldi filterbanks of a 16 kHz mono file."""
-    wav, rate = sf.read(str(path), dtype="float32", always_2d=False)
-    if rate != mf.SAMPLE_RATE or wav.ndim != 1:
-        raise ValueError(f"{where or path}: {path} must be 16 kHz mono")
-    return fbank_features(torch.from_numpy(wav))
+    return fbank_features(_read_wav(path, where))
 
 
-def load_fbank(path: Path, where: str) -> torch.Tensor:
-    """(T, 80) utterance-normalised filterbanks of a 16 kHz mono file."""
+def load_fbank(path: Path, where: str, features: str = "fbank") -> torch.Tensor:
+    """(T, 80) utterance-normalised filterbanks of a 16 kHz mono file: ``fbank``, or
+    ``w2vbert2`` (mslam_plugin.data.w2vbert2_features: T even)."""
+    if features == "w2vbert2":
+        return w2vbert2_fbank(_read_wav(path, where))
+    if features != "fbank":
+        raise ValueError(f"`speech_features` must be one of {SPEECH_FEATURES}, but is "
+                         f"{features!r} instead.")
     feats = load_fbank_raw(path, where)
     return (feats - feats.mean(0)) / feats.std(0).clamp(min=1e-5)
 
@@ -41,11 +54,11 @@ class ItemSource:
     """Rows of one manifest with their languages, sizes and a loader."""
 
     def __init__(self, path: Path, kind: str, dictionary, *, skip_invalid: bool = False,
-                 max_frames: int = 3000, max_chars: int = 512):
+                 max_frames: int = 3000, max_chars: int = 512, features: str = "fbank"):
         if kind not in ("speech", "text", "paired"):
             raise ValueError(f"`kind` must be speech, text or paired, but is {kind!r} instead.")
         self.path, self.kind, self.dictionary = path, kind, dictionary
-        self.max_chars = max_chars
+        self.max_chars, self.features = max_chars, features
         m = mf.read_manifest(path, kind, skip_invalid=skip_invalid)
         self.stats: Counter = Counter(m.skipped)
         rows = []
@@ -80,7 +93,7 @@ class ItemSource:
         item = {"id": row["id"], "lang": row[self.lang_col]}
         if self.kind != "text":
             item["fbank"] = load_fbank(mf.resolve_audio(row["audio"], self.path.parent),
-                                       f"{self.path} row {row['id']}")
+                                       f"{self.path} row {row['id']}", self.features)
         if self.kind == "text":
             item["tokens"] = self.tokens(row["text"])
         elif self.kind == "paired":

@@ -10,7 +10,7 @@ MLM and CTC (characters + blank) on the multimodal output.
 """
 
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Tuple
 
 import torch
@@ -37,8 +37,15 @@ class MSLAMConfig(FairseqDataclass):
     conv_kernel_size: int = field(default=5, metadata={"help": "depthwise kernel (5 mSLAM, 31 w2v-BERT 2.0)"})
     conv_norm: ChoiceEnum(["group", "layer"]) = field(default="group", metadata={"help": "norm in the conv module"})
     conv_norm_groups: int = field(default=32, metadata={"help": "groups of the group norm (unconfirmed in the paper)"})
+    conv_no_bias: bool = field(default=False, metadata={"help": "no biases in the conv module's pointwise and depthwise convolutions (w2v-BERT 2.0)"})
+    conv_causal: bool = field(default=False, metadata={"help": "causal depthwise conv: K - 1 frames of left padding (w2v-BERT 2.0) instead of (K - 1) / 2 on each side"})
     pos_scheme: ChoiceEnum(["rotary", "shaw", "none"]) = field(default="rotary", metadata={"help": "relative positions in attention"})
+    shaw_max_left: int = field(default=64, metadata={"help": "shaw: key-minus-query distances clipped at -this (w2v-BERT 2.0: 64)"})
+    shaw_max_right: int = field(default=8, metadata={"help": "shaw: key-minus-query distances clipped at +this (w2v-BERT 2.0: 8)"})
     speech_frontend: ChoiceEnum(["conv", "stack"]) = field(default="conv", metadata={"help": "conv: 2x Conv2d stride 2; stack: 2 frames + LN + linear"})
+    speech_no_feature_norm: bool = field(default=False, metadata={"help": "no LayerNorm on the front-end output (w2v-BERT 2.0: its stack front-end normalises before the projection)"})
+    speech_feature_dropout: float = field(default=0.0, metadata={"help": "dropout on the front-end output (w2v-BERT 2.0's feature-projection dropout)"})
+    speech_quantizer_input: ChoiceEnum(["features", "stacked"]) = field(default="features", metadata={"help": "what the w2v-BERT quantizer sees: the D-dim front-end output, or (stack front-end) the normalised stacked filterbanks, as w2v-BERT 2.0"})
     speech_conv_channels: int = field(default=128, metadata={"help": "channels of the conv front-end (unconfirmed)"})
     input_feat_per_channel: int = field(default=80, metadata={"help": "fbank bins"})
     input_channels: int = field(default=1, metadata={"help": "audio channels (speech_to_text sets it)"})
@@ -62,27 +69,29 @@ class MSLAMModel(BaseFairseqModel):
         super().__init__()
         self.cfg = cfg
         d = cfg.encoder_embed_dim
+        stacked = cfg.speech_quantizer_input == "stacked"
         if cfg.speech_frontend == "conv":
+            if stacked:
+                raise ValueError("`speech_quantizer_input` must be 'features' with the conv "
+                                 "front-end, but is 'stacked' instead.")
             self.frontend = MSLAMConvSubsampler(cfg.input_feat_per_channel,
                                                 cfg.speech_conv_channels, d)
         else:
             self.frontend = MSLAMFrameStacker(cfg.input_feat_per_channel, 2, d)
         # unit-scale features, as wav2vec 2.0 normalises its quantizer input: with the raw
         # projection the Gumbel logits start near zero and the hard codes collapse
-        self.feature_norm = LayerNorm(d)
+        self.feature_norm = nn.Identity() if cfg.speech_no_feature_norm else LayerNorm(d)
+        self.feature_dropout = nn.Dropout(cfg.speech_feature_dropout)
         self.mask_embedding = nn.Parameter(torch.empty(d).uniform_())
-        block = dict(dim=d, ffn_dim=cfg.encoder_ffn_embed_dim, heads=cfg.encoder_attention_heads,
-                     conv_kernel_size=cfg.conv_kernel_size, dropout=cfg.dropout,
-                     attention_dropout=cfg.attention_dropout, pos=cfg.pos_scheme,
-                     conv_norm=cfg.conv_norm, conv_norm_groups=cfg.conv_norm_groups,
-                     checkpoint_activations=cfg.checkpoint_activations)
-        self.speech_encoder = MSLAMConformerStack(cfg.speech_encoder_layers, **block)
-        self.multimodal_encoder = MSLAMConformerStack(cfg.multimodal_encoder_layers, **block)
+        self.speech_encoder = MSLAMConformerStack(cfg.speech_encoder_layers, **_block_args(cfg))
+        self.multimodal_encoder = MSLAMConformerStack(cfg.multimodal_encoder_layers,
+                                                      **_block_args(cfg))
         self.text_embedding = MSLAMTextEmbedding(vocab_size, d, padding_idx,
                                                  cfg.text_max_positions, cfg.dropout)
         self.quantizer = GumbelVectorQuantizer(
-            dim=d, num_vars=cfg.codebook_size, temp=tuple(cfg.quantizer_temp), groups=1,
-            combine_groups=False, vq_dim=cfg.codebook_dim, time_first=True)
+            dim=2 * cfg.input_feat_per_channel if stacked else d, num_vars=cfg.codebook_size,
+            temp=tuple(cfg.quantizer_temp), groups=1, combine_groups=False,
+            vq_dim=cfg.codebook_dim, time_first=True)
         self.contrastive_proj = nn.Linear(d, cfg.contrastive_dim)
         self.quantized_proj = nn.Linear(cfg.codebook_dim, cfg.contrastive_dim)
         self.code_head = nn.Linear(d, cfg.codebook_size)
@@ -123,11 +132,23 @@ class MSLAMModel(BaseFairseqModel):
         return MSLAMQuantized(quantized, code_ids, out["code_perplexity"],
                               out["prob_perplexity"], out["num_vars"], out["temp"])
 
+    def speech_features(self, fbank, fbank_padding_mask):
+        """Front-end: ``fbank`` (B, T, F) -> the quantizer's input (B, T', D, or 2F with
+        ``speech_quantizer_input=stacked``), the encoder input (B, T', D) and the
+        subsampled padding mask (B, T')."""
+        if self.cfg.speech_quantizer_input == "stacked":
+            targets, padding_mask = self.frontend.stack_and_norm(fbank, fbank_padding_mask)
+            x = self.feature_norm(self.frontend.proj(targets))
+        else:
+            x, padding_mask = self.frontend(fbank, fbank_padding_mask)
+            x = targets = self.feature_norm(x)
+        return targets, self.feature_dropout(x), padding_mask
+
     def encode_speech(self, fbank, fbank_padding_mask, mask=None):
-        """Front-end and speech encoder; masked frames get the learned mask embedding."""
-        features, padding_mask = self.frontend(fbank, fbank_padding_mask)
-        features = self.feature_norm(features)
-        x = features
+        """Front-end and speech encoder; masked frames get the learned mask embedding.
+        Returns the quantizer input, the padding mask and mask (B, T') and the speech-
+        encoder output (B, T', D)."""
+        features, x, padding_mask = self.speech_features(fbank, fbank_padding_mask)
         if callable(mask):  # masks drawn on the subsampled frames, e.g. by the criterion
             mask = mask(padding_mask)
         if mask is not None:
@@ -175,6 +196,16 @@ class MSLAMModel(BaseFairseqModel):
         raise ValueError("mslam forward needs fbank, tokens or both")
 
 
+def _block_args(cfg: MSLAMConfig) -> dict:
+    return dict(dim=cfg.encoder_embed_dim, ffn_dim=cfg.encoder_ffn_embed_dim,
+                heads=cfg.encoder_attention_heads, conv_kernel_size=cfg.conv_kernel_size,
+                dropout=cfg.dropout, attention_dropout=cfg.attention_dropout,
+                pos=cfg.pos_scheme, conv_norm=cfg.conv_norm,
+                conv_norm_groups=cfg.conv_norm_groups, conv_bias=not cfg.conv_no_bias,
+                conv_causal=cfg.conv_causal, shaw_left=cfg.shaw_max_left,
+                shaw_right=cfg.shaw_max_right, checkpoint_activations=cfg.checkpoint_activations)
+
+
 def _defaults(args, **values):
     for name, value in values.items():
         setattr(args, name, safe_getattr(args, name, value))
@@ -196,6 +227,10 @@ def mslam_base(args):
               speech_encoder_layers=8, multimodal_encoder_layers=16, conv_kernel_size=5,
               conv_norm="group", conv_norm_groups=32, codebook_size=1024, codebook_dim=1024,
               contrastive_dim=768)
+    # fairseq rebuilds a model saved under an architecture name from the stored config
+    # through the architecture function alone: options newer than the checkpoint take
+    # their defaults, which are the behaviour it was trained with
+    _defaults(args, **{f.name: f.default for f in fields(MSLAMConfig) if not f.name.startswith("_")})
 
 
 @register_model_architecture("mslam", "mslam_large")
@@ -205,4 +240,22 @@ def mslam_large(args):
     _defaults(args, encoder_embed_dim=1408, encoder_ffn_embed_dim=5632,
               encoder_attention_heads=16, speech_encoder_layers=8,
               multimodal_encoder_layers=32)
+    mslam_base(args)
+
+
+@register_model_architecture("mslam", "mslam_w2vbert2")
+def mslam_w2vbert2(args):
+    """The public w2v-BERT 2.0 encoder (Seamless Communication, 2023; 580M parameters) as
+    mSLAM's 8 speech + 16 multimodal layers, D 1024, FFN 4096, 16 heads of 64: stacked
+    filterbanks -> LayerNorm(160) -> Linear(160, D) with no norm after it; conv module with
+    layer norm, a causal depthwise kernel of 31 and no biases; Shaw relative keys clipped
+    to [-64, 8]. The quantizer sees the normalised 160-dim stacked filterbanks. The text
+    embedding, quantizer and heads are mSLAM's (``mslam_base``). ``python -m
+    mslam_plugin.convert_w2vbert2`` fills the encoder with the released weights."""
+    _defaults(args, encoder_embed_dim=1024, encoder_ffn_embed_dim=4096,
+              encoder_attention_heads=16, speech_encoder_layers=8, multimodal_encoder_layers=16,
+              speech_frontend="stack", speech_no_feature_norm=True,
+              speech_quantizer_input="stacked", conv_kernel_size=31, conv_norm="layer",
+              conv_no_bias=True, conv_causal=True,
+              pos_scheme="shaw", shaw_max_left=64, shaw_max_right=8)
     mslam_base(args)

@@ -22,7 +22,7 @@ from fairseq.models.transformer import Embedding, TransformerDecoder
 from fairseq.utils import safe_getattr
 from torch import nn
 
-from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny
+from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny, mslam_w2vbert2
 
 logger = logging.getLogger(__name__)
 ENCODER_PARTS = ("frontend.", "feature_norm.", "speech_encoder.", "multimodal_encoder.",
@@ -53,6 +53,7 @@ class MSLAMSTEncoder(FairseqEncoder):
         out_dim = out_dim or cfg.decoder_embed_dim
         full = MSLAMModel(cfg, vocab_size, padding_idx)
         self.frontend, self.feature_norm = full.frontend, full.feature_norm
+        self.feature_dropout = full.feature_dropout
         self.speech_encoder, self.multimodal_encoder = full.speech_encoder, full.multimodal_encoder
         self.text_embedding = full.text_embedding
         self.proj = (nn.Linear(cfg.encoder_embed_dim, out_dim)
@@ -78,7 +79,8 @@ class MSLAMSTEncoder(FairseqEncoder):
             t = src_tokens.size(1)
             fbank_mask = torch.arange(t, device=src_tokens.device)[None, :] >= src_lengths[:, None]
             feats, padding_mask = self.frontend(src_tokens, fbank_mask)
-            x = self.speech_encoder(self.feature_norm(feats), padding_mask)
+            x = self.feature_dropout(self.feature_norm(feats))
+            x = self.speech_encoder(x, padding_mask)
         x = self.proj(self.multimodal_encoder(x, padding_mask))
         x = x.masked_fill(padding_mask[..., None], 0.0)
         if self.blind:
@@ -172,3 +174,10 @@ def mslam_st_tiny(args):
 def mslam_st_base(args):
     """mslam_base encoder + the paper's 6-layer, 512-dim decoder."""
     mslam_base(args)
+
+
+@register_model_architecture("mslam_st", "mslam_st_w2vbert2")
+def mslam_st_w2vbert2(args):
+    """mslam_w2vbert2 encoder (w2v-BERT 2.0, converted by ``python -m
+    mslam_plugin.convert_w2vbert2``) + the paper's 6-layer, 512-dim, 8-head decoder."""
+    mslam_w2vbert2(args)

@@ -21,7 +21,7 @@ from fairseq.utils import safe_getattr
 from torch import nn
 
 from ..data.char_vocab import BLANK
-from .mslam import MSLAMConfig, mslam_base, mslam_large, mslam_tiny
+from .mslam import MSLAMConfig, mslam_base, mslam_large, mslam_tiny, mslam_w2vbert2
 from .mslam_st import MSLAMSTEncoder, build_encoder
 
 logger = logging.getLogger(__name__)
@@ -163,3 +163,10 @@ def mslam_transducer_base(args):
 def mslam_transducer_large(args):
     """mslam_large (2B) encoder + the paper's 2 x 640 LSTM prediction network."""
     mslam_large(args)
+
+
+@register_model_architecture("mslam_transducer", "mslam_transducer_w2vbert2")
+def mslam_transducer_w2vbert2(args):
+    """mslam_w2vbert2 encoder (w2v-BERT 2.0, converted by ``python -m
+    mslam_plugin.convert_w2vbert2``) + the paper's 2 x 640 LSTM prediction network."""
+    mslam_w2vbert2(args)

@@ -23,7 +23,8 @@ class MSLAMQuantized:
 class MSLAMSpeechOutput:
     """Speech through front-end, speech encoder (N layers) and multimodal encoder (M)."""
 
-    features: torch.Tensor          # (B, T, D) front-end output, before masking
+    features: torch.Tensor          # (B, T, D) quantizer input: front-end output before masking
+                                    # (B, T, 2F) with speech_quantizer_input=stacked
     padding_mask: torch.Tensor      # (B, T) True at padding
     mask: torch.Tensor | None       # (B, T) True at masked frames (None: nothing masked)
     contrastive: torch.Tensor       # (B, T, D) speech-encoder output ("contrastive vectors")

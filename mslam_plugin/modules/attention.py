@@ -7,9 +7,13 @@ information (Gulati et al., 2020). Two relative schemes are offered:
   and keys. It is relative by construction and adds no B x H x T x T tensor, so
   attention stays on ``scaled_dot_product_attention``'s fused kernels.
 * ``shaw``: Shaw et al. (2018) relative-key embeddings with distances clipped to
-  ``[-left, right]``, the scheme of the public w2v-BERT 2.0 encoder. Implemented as an
-  additive attention bias (q . r_{j-i}), computed through a (T x distances) product
-  and a gather rather than a T x T x d tensor.
+  ``[-left, right]``, the scheme of the public w2v-BERT 2.0 encoder:
+  ``score_ij = (q_i . k_j + q_i . E[clip(j - i, -left, right) + left]) / sqrt(d_head)``,
+  with j - i the key position minus the query position, one embedding table E
+  (left + right + 1, d_head) per layer shared by the heads, and no relative values
+  (Hugging Face's ``position_embeddings_type="relative_key"``, left 64, right 8).
+  Implemented as an additive attention bias computed through a (T x distances)
+  product and a gather rather than a T x T x d tensor.
 * ``none``: no positions (ablations only).
 """
 

@@ -64,7 +64,11 @@ class MSLAMConvSubsampler(nn.Module):
 
 
 class MSLAMFrameStacker(nn.Module):
-    """Stack ``stack`` consecutive frames (zero-padding the tail), LayerNorm, Linear."""
+    """Stack ``stack`` consecutive frames (zero-padding the tail), LayerNorm, Linear: the
+    w2v-BERT 2.0 feature projection (LayerNorm(160) -> Linear(160, D)). Its feature
+    extraction drops an odd last frame before stacking
+    (:func:`mslam_plugin.data.w2vbert2_features.w2vbert2_fbank`), so no zero half-frame
+    reaches a model converted from it."""
 
     def __init__(self, in_dim: int = 80, stack: int = 2, out_dim: int = 256):
         super().__init__()
@@ -72,10 +76,16 @@ class MSLAMFrameStacker(nn.Module):
         self.norm = LayerNorm(in_dim * stack)
         self.proj = nn.Linear(in_dim * stack, out_dim)
 
-    def forward(self, fbank: torch.Tensor, padding_mask: torch.Tensor):
+    def stack_and_norm(self, fbank: torch.Tensor, padding_mask: torch.Tensor):
+        """The normalised stacked frames (B, T', F * stack), what w2v-BERT 2.0's quantizer
+        sees, and the padding mask (B, T') with T' = ceil(T / stack)."""
         b, t, f = fbank.shape
         x = fbank.masked_fill(padding_mask[..., None], 0.0)
         pad = (-t) % self.stack
         x = F.pad(x, (0, 0, 0, pad)).reshape(b, (t + pad) // self.stack, f * self.stack)
         lengths = (_lengths(padding_mask) + self.stack - 1) // self.stack
-        return self.proj(self.norm(x)), _mask_from_lengths(lengths, x.size(1))
+        return self.norm(x), _mask_from_lengths(lengths, x.size(1))
+
+    def forward(self, fbank: torch.Tensor, padding_mask: torch.Tensor):
+        x, mask = self.stack_and_norm(fbank, padding_mask)
+        return self.proj(x), mask

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import torch
 from fairseq.data import iterators
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
 from ..data.char_vocab import load_char_dictionary
 from ..data.mixed_dataset import KINDS, MSLAMMixedDataset
-from ..data.sources import ItemSource
+from ..data.sources import SPEECH_FEATURES, ItemSource
 from .common import MIN_VARIATION, reduce_sensitivity, sensitivity_log
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class MSLAMPretrainingConfig(FairseqDataclass):
     tlm_speech_mask_rate: float = field(default=0.75, metadata={"help": "TLM: share of the speech half masked"})
     skip_invalid: bool = field(default=False, metadata={"help": "skip and count bad manifest rows instead of stopping"})
     min_encoder_variation: float = field(default=MIN_VARIATION, metadata={"help": "warn when the multimodal encoder output's variation over time on the validation speech (enc_variation) falls below this"})
+    speech_features: ChoiceEnum(SPEECH_FEATURES) = field(default="fbank", metadata={"help": "fbank: utterance-normalised Kaldi filterbanks; w2vbert2: the features of the public w2v-BERT 2.0 encoder (for models converted from it)"})
     seed: int = II("common.seed")
 
 
@@ -86,7 +87,8 @@ class MSLAMPretrainingTask(FairseqTask):
             logger.warning("%s not found: batches of split %s hold no %s data", path, split, kind)
             return None
         return ItemSource(path, kind, self.dictionary, skip_invalid=self.cfg.skip_invalid,
-                          max_frames=self.cfg.max_speech_frames, max_chars=self.cfg.max_text_chars)
+                          max_frames=self.cfg.max_speech_frames, max_chars=self.cfg.max_text_chars,
+                          features=self.cfg.speech_features)
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
         cfg = self.cfg

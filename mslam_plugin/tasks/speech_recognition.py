@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import MISSING
 
 from ..data.asr_dataset import ASRDataset
 from ..data.graphemes import load_grapheme_dictionary
+from ..data.sources import SPEECH_FEATURES
 from ..rnnt_decoding import RNNTGenerator
 from .common import MIN_VARIATION, keep_every_example, reduce_sensitivity, sensitivity_log
 
@@ -31,6 +32,7 @@ class MSLAMASRConfig(FairseqDataclass):
     max_frames: int = field(default=3000, metadata={"help": "utterances with more filterbank frames are left out of training (counted)"})
     skip_invalid: bool = field(default=False, metadata={"help": "skip and count bad manifest rows instead of stopping"})
     rnnt_beam: int = field(default=4, metadata={"help": "beam width of fairseq-generate (1: greedy search)"})
+    speech_features: ChoiceEnum(SPEECH_FEATURES) = field(default="fbank", metadata={"help": "fbank: utterance-normalised Kaldi filterbanks; w2vbert2: the features of the public w2v-BERT 2.0 encoder (for models converted from it)"})
     seed: int = field(default=1, metadata={"help": "shuffling seed"})
     min_encoder_variation: float = field(default=MIN_VARIATION, metadata={"help": "warn when the encoder output's variation over time on the validation set (enc_variation) falls below this"})
 
@@ -55,7 +57,8 @@ class MSLAMASRTask(FairseqTask):
         self.datasets[split] = ASRDataset(
             Path(self.cfg.data) / f"{split}.tsv", self.graphemes,
             max_frames=self.cfg.max_frames if train else None,
-            skip_invalid=self.cfg.skip_invalid, shuffle=train, seed=self.cfg.seed)
+            skip_invalid=self.cfg.skip_invalid, shuffle=train, seed=self.cfg.seed,
+            features=self.cfg.speech_features)
 
     def get_batch_iterator(self, dataset, *args, **kwargs):
         return super().get_batch_iterator(dataset, *args, **keep_every_example(self, dataset, kwargs))
