@@ -194,3 +194,24 @@ def test_fine_tune_decode_and_score(tiny_corpus, tmp_path):
                "--max-tokens", "20000", "--cpu")
     assert len(re.findall(r"^D-\d+\t", gen, flags=re.M)) == n_test
     assert re.search(r"WER: [0-9.]+ CER: [0-9.]+", gen)
+
+
+def test_auxiliary_ctc_adds_weighted_grapheme_ctc_on_the_encoder_output():
+    from mslam_plugin.criterions.rnnt import RNNTCriterion
+
+    model = _model(ctc_weight=0.3).train()
+    assert _model().ctc_head is None  # weight 0: the paper's recipe, no extra head
+    g = model.predictor.embedding.num_embeddings
+    target = torch.tensor([[1, 2, 3, 4], [5, 6, 1, 1]])
+    sample = {"net_input": {"src_tokens": torch.randn(2, 100, 80),
+                            "src_lengths": torch.tensor([100, 70])},
+              "target": target, "target_lengths": torch.tensor([4, 2]), "ntokens": 6}
+    loss, n, log = RNNTCriterion(None)(model, sample)
+    out = model(**sample["net_input"], target=target, target_lengths=sample["target_lengths"])
+    lprobs = torch.log_softmax(model.ctc_head(out["encoder_out"]), -1).transpose(0, 1)
+    ctc = torch.nn.functional.ctc_loss(lprobs, target, out["encoder_lengths"],
+                                       sample["target_lengths"], blank=g - 1, reduction="sum")
+    assert float(log["loss_ctc"]) == pytest.approx(float(ctc), rel=1e-4)
+    assert float(loss) == pytest.approx(float(log["loss"]) + 0.3 * float(ctc), rel=1e-4)
+    loss.backward()
+    assert model.ctc_head.weight.grad.abs().sum() > 0

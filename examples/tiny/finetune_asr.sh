@@ -7,7 +7,9 @@
 # One model over all 8 languages, graphemes merged from paired_train.tsv (built here if
 # the corpus lacks dict.grapheme.txt). Encoder and decoder get their own peak learning
 # rate and warm-up (the paper: 3e-4 / 5k and 1e-3 / 1.5k updates; scaled here to a
-# 150-update run). Rerunning the same command resumes from checkpoint_last.pt.
+# 150-update run); the encoder is frozen for the first 50 updates while the fresh
+# prediction and joint networks learn to read it (docs/learning_curves.md). Rerunning the
+# same command resumes from checkpoint_last.pt.
 set -euo pipefail
 
 data=data/tiny
@@ -39,7 +41,8 @@ fairseq-train "$data" --user-dir mslam_plugin \
   --task mslam_asr --train-subset paired_train --valid-subset paired_dev \
   --arch mslam_transducer_tiny "${extra[@]}" --criterion mslam_rnnt \
   --max-tokens 4000 --optimizer mslam_adam --adam-betas '(0.9, 0.98)' \
-  --lr-scheduler mslam_group_inverse_sqrt --encoder-lr 5e-4 --encoder-warmup-updates 40 \
+  --lr-scheduler mslam_group_inverse_sqrt --encoder-lr 5e-4 --encoder-freeze-updates 50 \
+  --encoder-warmup-updates 40 \
   --decoder-lr 2e-3 --decoder-warmup-updates 15 --clip-norm 10.0 \
   --max-update "$max_update" --validate-interval-updates 75 --save-interval-updates 75 \
   --keep-interval-updates 1 --no-epoch-checkpoints --log-interval 25 --log-format simple \

@@ -9,7 +9,10 @@
 # loss weight 5.0, decoder dropout 0.1 (the paper's speech + text fine-tuning).
 # The decoder dropout is 0.1, not the paper's 0.3: 150 updates on 2 CPU cores do not
 # overfit 1,600 utterances. Encoder and decoder get their own peak learning rate.
-# Rerunning the same command resumes from checkpoint_last.pt.
+# The encoder is frozen for the first 50 updates while the fresh decoder learns to read it:
+# without that the decoder's language-model phase collapses the encoder output to one
+# vector (docs/learning_curves.md). Rerunning the same command resumes from
+# checkpoint_last.pt.
 set -euo pipefail
 
 data=data/tiny
@@ -38,7 +41,8 @@ fairseq-train "$data" --user-dir mslam_plugin \
   --train-subset train_st --valid-subset dev_st --arch mslam_st_tiny "${extra[@]}" \
   --criterion label_smoothed_cross_entropy --label-smoothing 0.1 --report-accuracy \
   --max-tokens 6000 --optimizer mslam_adam --adam-betas '(0.9, 0.98)' \
-  --lr-scheduler mslam_group_inverse_sqrt --encoder-lr 5e-4 --encoder-warmup-updates 40 \
+  --lr-scheduler mslam_group_inverse_sqrt --encoder-lr 5e-4 --encoder-freeze-updates 50 \
+  --encoder-warmup-updates 40 \
   --decoder-lr 2e-3 --decoder-warmup-updates 20 --decoder-dropout 0.1 --clip-norm 10.0 \
   --max-update "$max_update" --validate-interval-updates 75 --save-interval-updates 75 \
   --keep-interval-updates 1 --no-epoch-checkpoints --log-interval 25 --log-format simple \

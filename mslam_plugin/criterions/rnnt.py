@@ -94,7 +94,20 @@ class RNNTCriterion(FairseqCriterion):
         nsentences = sample["target"].size(0)
         logging_output = {"loss": loss.data, "ntokens": sample["ntokens"],
                           "nsentences": nsentences, "sample_size": nsentences}
+        if getattr(model, "ctc_head", None) is not None:
+            ctc = self._ctc(model, out, sample)
+            logging_output["loss_ctc"] = ctc.data
+            loss = loss + model.ctc_weight * ctc
         return loss, nsentences, logging_output
+
+    @staticmethod
+    def _ctc(model, out, sample) -> torch.Tensor:
+        """Auxiliary CTC over graphemes on the encoder output, summed over utterances like
+        the RNN-T loss (``--ctc-weight`` of mslam_transducer)."""
+        lprobs = torch.log_softmax(model.ctc_head(out["encoder_out"]).float(), dim=-1)
+        return torch.nn.functional.ctc_loss(
+            lprobs.transpose(0, 1), sample["target"], out["encoder_lengths"],
+            sample["target_lengths"], blank=model.blank, reduction="sum", zero_infinity=True)
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
@@ -103,6 +116,8 @@ class RNNTCriterion(FairseqCriterion):
         metrics.log_scalar("loss", total("loss") / n, n, round=3)  # nats per utterance
         metrics.log_scalar("loss_per_token", total("loss") / max(total("ntokens"), 1.0)
                            / math.log(2), total("ntokens"), round=3)
+        if any("loss_ctc" in log for log in logging_outputs):
+            metrics.log_scalar("loss_ctc", total("loss_ctc") / n, n, round=3)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

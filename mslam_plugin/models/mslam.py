@@ -27,6 +27,11 @@ from ..modules.text_embedding import MSLAMTextEmbedding
 from .outputs import MSLAMPairedOutput, MSLAMQuantized, MSLAMSpeechOutput, MSLAMTextOutput
 
 
+# the encoder body: everything but the quantizer and the objectives' heads
+ENCODER_PARTS = ("frontend.", "feature_norm.", "mask_embedding", "speech_encoder.",
+                 "multimodal_encoder.", "text_embedding.")
+
+
 @dataclass
 class MSLAMConfig(FairseqDataclass):
     encoder_embed_dim: int = field(default=1024, metadata={"help": "model dim D"})
@@ -97,6 +102,11 @@ class MSLAMModel(BaseFairseqModel):
         self.code_head = nn.Linear(d, cfg.codebook_size)
         self.text_head = nn.Linear(d, vocab_size)
         self.ctc_head = nn.Linear(d, vocab_size)
+        # for --optimizer mslam_adam: the encoder body and the objectives' heads (quantizer
+        # included) can get their own schedules (--encoder-freeze-updates lets fresh heads
+        # learn to read the encoder before it moves; docs/learning_curves.md)
+        for name, p in self.named_parameters():
+            p.param_group = "encoder" if name.startswith(ENCODER_PARTS) else "decoder"
 
     @classmethod
     def build_model(cls, cfg: MSLAMConfig, task):

@@ -22,11 +22,12 @@ from fairseq.models.transformer import Embedding, TransformerDecoder
 from fairseq.utils import safe_getattr
 from torch import nn
 
+from .mslam import ENCODER_PARTS as PRETRAINED_PARTS
 from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny, mslam_w2vbert2
 
 logger = logging.getLogger(__name__)
-ENCODER_PARTS = ("frontend.", "feature_norm.", "speech_encoder.", "multimodal_encoder.",
-                 "text_embedding.")
+# the pre-trained encoder body without the mask embedding (fine-tuning masks nothing)
+ENCODER_PARTS = tuple(p for p in PRETRAINED_PARTS if p != "mask_embedding")
 
 
 @dataclass

@@ -36,6 +36,7 @@ class MSLAMTransducerConfig(MSLAMConfig):
     predictor_layers: int = field(default=2, metadata={"help": "LSTM layers of the prediction network"})
     predictor_hidden_dim: int = field(default=640, metadata={"help": "LSTM units of the prediction network"})
     predictor_dropout: float = field(default=0.1, metadata={"help": "dropout in the prediction network"})
+    ctc_weight: float = field(default=0.0, metadata={"help": "weight of an auxiliary CTC loss over graphemes on the encoder output (icefall, ESPnet); 0 (the paper's recipe) builds no CTC head"})
     blind_encoder: bool = field(default=False, metadata={"help": "control runs: the joint network sees zeros instead of the encoder output"})
     joint_activation: ChoiceEnum(["tanh", "relu"]) = field(default="tanh", metadata={"help": "joint network non-linearity"})
 
@@ -93,9 +94,13 @@ class Joiner(nn.Module):
 
 @register_model("mslam_transducer", dataclass=MSLAMTransducerConfig)
 class MSLAMTransducerModel(BaseFairseqModel):
-    def __init__(self, rnnt: torchaudio.models.RNNT, blank: int):
+    def __init__(self, rnnt: torchaudio.models.RNNT, blank: int, ctc_weight: float = 0.0):
         super().__init__()
-        self.rnnt, self.blank = rnnt, blank
+        self.rnnt, self.blank, self.ctc_weight = rnnt, blank, ctc_weight
+        joiner = rnnt.joiner
+        # auxiliary CTC head over the same graphemes (blank last), on the encoder output
+        self.ctc_head = (nn.Linear(joiner.output.in_features, joiner.output.out_features)
+                         if ctc_weight > 0 else None)
         for name, p in self.named_parameters():
             p.param_group = "encoder" if name.startswith("rnnt.transcriber.") else "decoder"
 
@@ -110,7 +115,7 @@ class MSLAMTransducerModel(BaseFairseqModel):
         predictor = Predictor(len(graphemes), cfg.predictor_embed_dim, cfg.predictor_hidden_dim,
                               cfg.predictor_layers, cfg.joint_dim, cfg.predictor_dropout)
         joiner = Joiner(cfg.joint_dim, len(graphemes), cfg.joint_activation)
-        return cls(torchaudio.models.RNNT(transcriber, predictor, joiner), blank)
+        return cls(torchaudio.models.RNNT(transcriber, predictor, joiner), blank, cfg.ctc_weight)
 
     @property
     def transcriber(self):

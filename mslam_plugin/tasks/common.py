@@ -2,6 +2,7 @@
 
 import logging
 
+import torch
 from fairseq import metrics
 
 from ..modules.sensitivity import input_sensitivity
@@ -29,6 +30,29 @@ def keep_every_example(task, dataset, kwargs: dict) -> dict:
 MIN_VARIATION = 0.05  # see docs/learning_curves.md for what healthy encoders keep
 
 
+class EncoderSensitivityMixin:
+    """For a fairseq task: logs the encoder's input sensitivity on every validation batch
+    and warns at collapse. The task defines :meth:`encoder_output` and a
+    ``min_encoder_variation`` option."""
+
+    def encoder_output(self, model, sample):
+        """(x (B, T, D), padding_mask (B, T)) of the model's encoder on ``sample``, or None."""
+        raise NotImplementedError
+
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, log = super().valid_step(sample, model, criterion)
+        with torch.no_grad():
+            out = self.encoder_output(model, sample)
+        if out is not None:
+            log.update(sensitivity_log(*out))
+        return loss, sample_size, log
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        super().reduce_metrics(logging_outputs, criterion)
+        options = getattr(self, "cfg", None) or self.args
+        reduce_sensitivity(logging_outputs, getattr(options, "min_encoder_variation", MIN_VARIATION))
+
+
 def sensitivity_log(x, padding_mask) -> dict:
     """Logging-output entries for encoder output ``x`` (B, T, D) with ``padding_mask``
     (B, T); the pooled cosine counts only for batches of two or more utterances."""
@@ -36,6 +60,9 @@ def sensitivity_log(x, padding_mask) -> dict:
     many = int(x.size(0) > 1)
     return {"enc_variation": s.variation, "n_enc_variation": 1,
             "enc_pooled_cos": s.pooled_cos * many, "n_enc_pooled_cos": many}
+
+
+_warned = {"pass": None}
 
 
 def reduce_sensitivity(logging_outputs, min_variation: float) -> None:
@@ -50,8 +77,14 @@ def reduce_sensitivity(logging_outputs, min_variation: float) -> None:
     n_cos = total("n_enc_pooled_cos")
     if n_cos:
         metrics.log_scalar("enc_pooled_cos", total("enc_pooled_cos") / n_cos, n_cos, round=5)
-    if variation < min_variation:
+    # fairseq reduces every validation batch on its own: warn once per validation pass
+    # (a validation pass is the root of its own aggregator stack), from its first batch
+    passes = metrics.get_active_aggregators()
+    current = id(passes[0]) if passes else None
+    if variation < min_variation and current != _warned["pass"]:
+        _warned["pass"] = current
         logger.warning("encoder output varies little with its input (enc_variation %.4f < "
-                       "%.2f): the encoder is collapsing toward one vector; lower the encoder "
-                       "learning rate or lengthen its warm-up (docs/learning_curves.md)",
+                       "%.2f): it is collapsing toward one vector. In fine-tuning, freeze the "
+                       "encoder while the fresh decoder learns to read it "
+                       "(--encoder-freeze-updates; docs/learning_curves.md)",
                        variation, min_variation)

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from fairseq.data import iterators
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
@@ -22,7 +21,7 @@ from omegaconf import II
 from ..data.char_vocab import load_char_dictionary
 from ..data.mixed_dataset import KINDS, MSLAMMixedDataset
 from ..data.sources import SPEECH_FEATURES, ItemSource
-from .common import MIN_VARIATION, reduce_sensitivity, sensitivity_log
+from .common import MIN_VARIATION, EncoderSensitivityMixin
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ class MSLAMPretrainingConfig(FairseqDataclass):
 
 
 @register_task("mslam_pretraining", dataclass=MSLAMPretrainingConfig)
-class MSLAMPretrainingTask(FairseqTask):
+class MSLAMPretrainingTask(EncoderSensitivityMixin, FairseqTask):
     cfg: MSLAMPretrainingConfig
 
     def __init__(self, cfg: MSLAMPretrainingConfig, dictionary):
@@ -137,19 +136,13 @@ class MSLAMPretrainingTask(FairseqTask):
             num_shards=num_shards, shard_id=shard_id, num_workers=num_workers, epoch=epoch,
             buffer_size=data_buffer_size, skip_remainder_batch=skip_remainder_batch)
 
-    def valid_step(self, sample, model, criterion):
-        loss, sample_size, log = super().valid_step(sample, model, criterion)
-        if "speech" in sample:
-            speech = sample["speech"]
-            with torch.no_grad():
-                out = model.forward_speech(speech["fbank"], speech["fbank_padding_mask"],
-                                           quantize=False)
-            log.update(sensitivity_log(out.context, out.padding_mask))
-        return loss, sample_size, log
-
-    def reduce_metrics(self, logging_outputs, criterion):
-        super().reduce_metrics(logging_outputs, criterion)
-        reduce_sensitivity(logging_outputs, self.cfg.min_encoder_variation)
+    def encoder_output(self, model, sample):
+        """The multimodal encoder's output on the batch's unmasked speech-only part."""
+        if "speech" not in sample:
+            return None
+        speech = sample["speech"]
+        out = model.forward_speech(speech["fbank"], speech["fbank_padding_mask"], quantize=False)
+        return out.context, out.padding_mask
 
     def max_positions(self):
         return None

@@ -20,7 +20,7 @@ from ..data.asr_dataset import ASRDataset
 from ..data.graphemes import load_grapheme_dictionary
 from ..data.sources import SPEECH_FEATURES
 from ..rnnt_decoding import RNNTGenerator
-from .common import MIN_VARIATION, keep_every_example, reduce_sensitivity, sensitivity_log
+from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class MSLAMASRConfig(FairseqDataclass):
 
 
 @register_task("mslam_asr", dataclass=MSLAMASRConfig)
-class MSLAMASRTask(FairseqTask):
+class MSLAMASRTask(EncoderSensitivityMixin, FairseqTask):
     def __init__(self, cfg: MSLAMASRConfig, graphemes):
         super().__init__(cfg)
         self.graphemes = graphemes
@@ -63,18 +63,10 @@ class MSLAMASRTask(FairseqTask):
     def get_batch_iterator(self, dataset, *args, **kwargs):
         return super().get_batch_iterator(dataset, *args, **keep_every_example(self, dataset, kwargs))
 
-    def valid_step(self, sample, model, criterion):
-        loss, sample_size, log = super().valid_step(sample, model, criterion)
+    def encoder_output(self, model, sample):
         net_input = sample["net_input"]
-        with torch.no_grad():
-            enc, lengths = model.rnnt.transcribe(net_input["src_tokens"], net_input["src_lengths"])
-        padding_mask = torch.arange(enc.size(1), device=enc.device)[None, :] >= lengths[:, None]
-        log.update(sensitivity_log(enc, padding_mask))
-        return loss, sample_size, log
-
-    def reduce_metrics(self, logging_outputs, criterion):
-        super().reduce_metrics(logging_outputs, criterion)
-        reduce_sensitivity(logging_outputs, self.cfg.min_encoder_variation)
+        enc, lengths = model.rnnt.transcribe(net_input["src_tokens"], net_input["src_lengths"])
+        return enc, torch.arange(enc.size(1), device=enc.device)[None, :] >= lengths[:, None]
 
     def build_generator(self, models, args, **kwargs):
         return RNNTGenerator(models, self.graphemes, beam=self.cfg.rnnt_beam)

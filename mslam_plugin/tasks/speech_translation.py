@@ -15,7 +15,6 @@ import logging
 import math
 from pathlib import Path
 
-import torch
 from fairseq import metrics
 from fairseq.tasks import register_task
 from fairseq.tasks.speech_to_text import SpeechToTextTask
@@ -23,13 +22,13 @@ from fairseq.tasks.speech_to_text import SpeechToTextTask
 from ..data.char_vocab import load_char_dictionary
 from ..data.s2t_audio import reads_audio_files
 from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
-from .common import MIN_VARIATION, keep_every_example, reduce_sensitivity, sensitivity_log
+from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example
 
 logger = logging.getLogger(__name__)
 
 
 @register_task("mslam_speech_translation")
-class MSLAMSpeechTranslationTask(SpeechToTextTask):
+class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
     @classmethod
     def add_args(cls, parser):
         super().add_args(parser)
@@ -117,18 +116,13 @@ class MSLAMSpeechTranslationTask(SpeechToTextTask):
                 log[f"mt_{key}"] = mt_log[key]
         return loss, sample_size, log
 
-    def valid_step(self, sample, model, criterion):
-        loss, sample_size, log = super().valid_step(sample, model, criterion)
+    def encoder_output(self, model, sample):
         net_input = sample["net_input"]
-        with torch.no_grad():
-            enc = model.encoder(net_input["src_tokens"], net_input["src_lengths"])
-        log.update(sensitivity_log(enc["encoder_out"][0].transpose(0, 1),
-                                   enc["encoder_padding_mask"][0]))
-        return loss, sample_size, log
+        enc = model.encoder(net_input["src_tokens"], net_input["src_lengths"])
+        return enc["encoder_out"][0].transpose(0, 1), enc["encoder_padding_mask"][0]
 
     def reduce_metrics(self, logging_outputs, criterion):
         super().reduce_metrics(logging_outputs, criterion)
-        reduce_sensitivity(logging_outputs, self.args.min_encoder_variation)
         if not any("mt_loss" in log for log in logging_outputs):
             return
         total = lambda k: sum(float(log.get(k, 0)) for log in logging_outputs)
