@@ -54,7 +54,7 @@ def _train_st(corpus: Path, save: Path, *extra) -> str:
 def _translate(corpus: Path, ckpt: Path) -> tuple[list[str], list[str]]:
     out = _run("fairseq-generate", corpus, "--user-dir", REPO / "mslam_plugin", "--task",
                "mslam_speech_translation", "--config-yaml", "config_st.yaml", "--gen-subset",
-               "train_st", "--path", ckpt, "--beam", "5", "--max-len-b", "60",
+               "train_st", "--path", ckpt, "--beam", "5", "--max-len-b", "200",
                "--max-tokens", "20000", "--cpu")
     hyps = dict(re.findall(r"^D-(\d+)\t\S+\t(.*)$", out, flags=re.M))
     refs = dict(re.findall(r"^T-(\d+)\t(.*)$", out, flags=re.M))
@@ -85,7 +85,8 @@ def _train_asr(corpus: Path, save: Path, *extra) -> str:
                 "--train-subset", "paired_train", "--valid-subset", "paired_train",
                 "--arch", "mslam_transducer_tiny", "--text-vocab-size", vocab,
                 "--predictor-dropout", "0", "--criterion", "mslam_rnnt", "--max-tokens", "20000",
-                *SCHEDULE, "--max-update", "250", "--save-dir", save, *extra)
+                *SCHEDULE, "--encoder-lr", "1e-3", "--max-update", "400", "--save-dir", save,
+                *extra)
 
 
 def _transcribe(corpus: Path, ckpt: Path, out: Path) -> dict:

@@ -3,7 +3,8 @@
 # `make demo`; also run by examples/tiny/compare.sh for the baselines).
 #
 # usage: examples/tiny/finetune_st.sh [--data DIR] [--exp DIR] [--pretrained CKPT|none]
-#                                     [--with-text] [--max-update N] [-- extra fairseq flags]
+#                                     [--with-text] [--max-update N] [--epoch-checkpoints]
+#                                     [-- extra fairseq flags]
 # --pretrained none trains the same model from random initialisation; --with-text adds the
 # MT data (mt_train.tsv): every batch pairs its ST examples with as many MT examples, MT
 # loss weight 5.0, decoder dropout 0.1 (the paper's speech + text fine-tuning).
@@ -19,6 +20,7 @@ data=data/tiny
 exp=exp/tiny/st
 pretrained=exp/tiny/pretrain/checkpoint_last.pt
 max_update=150
+keep_epochs=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
     --pretrained) pretrained=$2; shift 2 ;;
     --with-text) extra+=(--mt-subset mt_train); shift ;;
     --max-update) max_update=$2; shift 2 ;;
+    --epoch-checkpoints) keep_epochs=1; shift ;;
     --) shift; break ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
@@ -34,6 +37,7 @@ done
 if [ "$pretrained" != none ]; then
   extra+=(--load-pretrained-mslam-from "$pretrained")
 fi
+if [ "$keep_epochs" = 0 ]; then extra+=(--no-epoch-checkpoints); fi
 mkdir -p "$exp"
 
 fairseq-train "$data" --user-dir mslam_plugin \
@@ -45,7 +49,7 @@ fairseq-train "$data" --user-dir mslam_plugin \
   --encoder-warmup-updates 40 \
   --decoder-lr 2e-3 --decoder-warmup-updates 20 --decoder-dropout 0.1 --clip-norm 10.0 \
   --max-update "$max_update" --validate-interval-updates 75 --save-interval-updates 75 \
-  --keep-interval-updates 1 --no-epoch-checkpoints --log-interval 25 --log-format simple \
+  --keep-interval-updates 1 --log-interval 25 --log-format simple \
   --tensorboard-logdir "$exp/tensorboard" --save-dir "$exp" \
   --cpu --num-workers 1 --seed 1 "$@" 2>&1 | tee -a "$exp/train.log" \
   | grep --line-buffered -E "train_inner|valid on|done training|Loaded checkpoint|Error|error"
