@@ -46,7 +46,7 @@ def pick(dataset, n: int):
         chosen += ids[:2]
         if len(chosen) >= n:
             break
-    return dataset.collater([dataset[i] for i in chosen[:n]]), [dataset.tgt_texts[i] for i in chosen[:n]]
+    return dataset.collater([dataset[i] for i in chosen[:n]])
 
 
 class TAStack(torch.nn.Module):
@@ -101,8 +101,7 @@ def greedy(task, model, sample, refs):
     tgt_dict = task.target_dictionary
     bpe = task.build_bpe(task.args)
     out = [bpe.decode(tgt_dict.string(h[0]["tokens"].int().cpu())) for h in hyps]
-    order = sample["id"].tolist()
-    return out, sacrebleu.corpus_bleu(out, [refs]).score, order
+    return out, sacrebleu.corpus_bleu(out, [refs]).score
 
 
 def main():
@@ -136,13 +135,13 @@ def main():
         for stack in (model.encoder.speech_encoder, model.encoder.multimodal_encoder):
             for layer in stack.layers:
                 layer.final_norm = torch.nn.Identity()
-            stack.layers.append(torch.nn.LayerNorm(144))
-            stack.layers[-1].attn = stack.layers[0].attn
+            stack.layers.append(torch.nn.LayerNorm(stack.layers[0].attn.out.out_features))
             stack.forward = _plain_forward(stack)
     if a.variant == "nofeatnorm":
         model.encoder.feature_norm = torch.nn.Identity()
-    print(json.dumps({"update": 0, **stages(model.eval(), pick(task.datasets["train_st"], a.utterances)[0])}))
-    sample, refs_by_pos = pick(task.datasets["train_st"], a.utterances)
+    sample = pick(task.datasets["train_st"], a.utterances)
+    history = [{"update": 0, **stages(model.eval(), sample)}]
+    print(json.dumps(history[0]))
     ds = task.datasets["train_st"]
     refs = [ds.tgt_texts[i] for i in sample["id"].tolist()]
     groups = {"encoder": [], "decoder": []}
@@ -155,7 +154,6 @@ def main():
                             {"params": groups["decoder"], "name": "decoder"}],
                            betas=(0.9, 0.98), eps=1e-8)
     peaks = {"encoder": a.encoder_lr, "decoder": a.decoder_lr}
-    history = [{"update": 0, **stages(model.eval(), sample)}]
     start = time.time()
     for step in range(1, a.updates + 1):
         for g in opt.param_groups:
@@ -168,7 +166,6 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         opt.step()
         if step % 50 == 0 or step == a.updates:
-            acc = None
             with torch.no_grad():
                 model.eval()
                 _, _, ev = criterion(model, sample)
@@ -177,7 +174,7 @@ def main():
                  **stages(model, sample)}
             history.append(h)
             print(json.dumps(h), flush=True)
-    hyps, bleu, _ = greedy(task, model.eval(), sample, refs)
+    hyps, bleu = greedy(task, model.eval(), sample, refs)
     result = {"config": vars(a), "history": history, "bleu": bleu,
               "distinct_outputs": len(set(hyps)), "hyps": hyps, "refs": refs,
               "seconds": round(time.time() - start, 1)}
