@@ -1,6 +1,7 @@
 """mslam_st and the mslam_speech_translation task: the mSLAM encoder + Transformer decoder,
-incremental decoding, speech and character input, speech + text batches, and fairseq-train
-/ fairseq-generate end to end (our corpus, and a directory in fairseq's CoVoST 2 format)."""
+incremental decoding, speech and character input, speech + text batches (with the source
+CTC loss), and fairseq-train / fairseq-generate end to end (our corpus, and a directory
+in fairseq's CoVoST 2 format)."""
 
 import argparse
 import io
@@ -148,12 +149,15 @@ def test_fine_tune_from_pretraining_speech_and_text_then_decode_both_modalities(
     out = _run("fairseq-train", tiny_corpus, *COMMON, "--task", "mslam_speech_translation",
                "--config-yaml", "config_st.yaml", "--train-subset", "train_st", "--arch",
                "mslam_st_tiny", "--load-pretrained-mslam-from", tmp_path / "pre/checkpoint_last.pt",
-               "--mt-subset", "mt_train", "--criterion", "label_smoothed_cross_entropy",
+               "--mt-subset", "mt_train", "--criterion", "label_smoothed_cross_entropy_with_ctc",
+               "--ctc-weight", "0.3",
                "--max-tokens", "4000", "--log-interval", "1", "--log-format", "simple",
                "--save-dir", tmp_path / "st")
     assert "encoder initialised from" in out
     assert "decoder dropout 0.30 -> 0.10" in out
     assert re.search(r"mt_loss=[0-9.]+", out)  # the MT half of each batch was trained on
+    assert re.search(r"ctc_loss=[0-9.]+", out)  # the source CTC, through the pre-trained head
+    assert "source CTC: weight 0.30" in out and "CTC head starts fresh" not in out
     n_test = len((tiny_corpus / "test_st.tsv").read_text().splitlines()) - 1
     for modality in ("speech", "text"):  # text: zero-shot input path of the same model
         gen = _generate(tiny_corpus, tmp_path / "st/checkpoint_last.pt", "--config-yaml",
@@ -206,6 +210,7 @@ def test_fairseq_prepared_covost2_directory_works_unchanged(tiny_corpus, tmp_pat
                "label_smoothed_cross_entropy", "--max-tokens", "4000",
                "--save-dir", tmp_path / "st", cwd=root)
     assert "speech input only" in out
+    assert "sample rate above 16 kHz" not in out  # the features were extracted at 16 kHz
     gen = _generate("fr", tmp_path / "st/checkpoint_last.pt", "--config-yaml",
                     "config_st_fr_en.yaml", "--gen-subset", "test_st_fr_en", cwd=root)
     assert len(re.findall(r"^D-\d+\t", gen, flags=re.M)) == 2

@@ -3,7 +3,8 @@
 # `make demo`; also run by examples/tiny/compare.sh for the random-initialisation baseline).
 #
 # usage: examples/tiny/finetune_asr.sh [--data DIR] [--exp DIR] [--pretrained CKPT|none]
-#                                      [--max-update N] [-- extra fairseq flags]
+#                                      [--max-update N] [--epoch-checkpoints]
+#                                      [-- extra fairseq flags]
 # One model over all 8 languages, graphemes merged from paired_train.tsv (built here if
 # the corpus lacks dict.grapheme.txt). Encoder and decoder get their own peak learning
 # rate and warm-up (the paper: 3e-4 / 5k and 1e-3 / 1.5k updates; scaled here to a
@@ -16,6 +17,7 @@ data=data/tiny
 exp=exp/tiny/asr
 pretrained=exp/tiny/pretrain/checkpoint_last.pt
 max_update=150
+keep_epochs=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
     --exp) exp=$2; shift 2 ;;
     --pretrained) pretrained=$2; shift 2 ;;
     --max-update) max_update=$2; shift 2 ;;
+    --epoch-checkpoints) keep_epochs=1; shift ;;
     --) shift; break ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
@@ -32,6 +35,7 @@ if [ "$pretrained" != none ]; then
 else
   extra+=(--text-vocab-size "$(($(wc -l < "$data/dict.char.txt") + 4))")
 fi
+if [ "$keep_epochs" = 0 ]; then extra+=(--no-epoch-checkpoints); fi
 if [ ! -f "$data/dict.grapheme.txt" ]; then
   python manifests/build_grapheme_vocab.py --out "$data/dict.grapheme.txt" "$data/paired_train.tsv"
 fi
@@ -45,7 +49,7 @@ fairseq-train "$data" --user-dir mslam_plugin \
   --encoder-warmup-updates 40 \
   --decoder-lr 2e-3 --decoder-warmup-updates 15 --clip-norm 10.0 \
   --max-update "$max_update" --validate-interval-updates 75 --save-interval-updates 75 \
-  --keep-interval-updates 1 --no-epoch-checkpoints --log-interval 25 --log-format simple \
+  --keep-interval-updates 1 --log-interval 25 --log-format simple \
   --tensorboard-logdir "$exp/tensorboard" --save-dir "$exp" \
   --cpu --num-workers 1 --seed 1 "$@" 2>&1 | tee -a "$exp/train.log" \
   | grep --line-buffered -E "train_inner|valid on|done training|Loaded checkpoint|Error|error"

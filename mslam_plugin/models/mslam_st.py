@@ -22,6 +22,7 @@ from fairseq.models.transformer import Embedding, TransformerDecoder
 from fairseq.utils import safe_getattr
 from torch import nn
 
+from ..data.char_vocab import BLANK
 from .mslam import ENCODER_PARTS as PRETRAINED_PARTS
 from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny, mslam_w2vbert2
 
@@ -40,6 +41,7 @@ class MSLAMSTConfig(MSLAMConfig):
     decoder_dropout: float = field(default=0.3, metadata={"help": "dropout on the decoder input embedding and residuals"})
     decoder_attention_dropout: float = field(default=0.1, metadata={"help": "decoder attention dropout"})
     share_decoder_input_output_embed: bool = field(default=True, metadata={"help": "tie decoder input and output embeddings"})
+    source_ctc: bool = field(default=False, metadata={"help": "a CTC head over the source transcript's characters on the multimodal encoder output (ESPnet ST's auxiliary CTC), initialised from the pre-training's CTC head; the task sets it when --criterion label_smoothed_cross_entropy_with_ctc has --ctc-weight > 0"})
     blind_encoder: bool = field(default=False, metadata={"help": "control runs: the decoder sees zeros instead of the encoder output, so it cannot use the input (the blind baseline of docs/learning_curves.md)"})
     speaker_to_id: Optional[str] = field(default=None, metadata={"help": "set by fairseq's speech_to_text task; unused"})
 
@@ -60,20 +62,29 @@ class MSLAMSTEncoder(FairseqEncoder):
         self.proj = (nn.Linear(cfg.encoder_embed_dim, out_dim)
                      if cfg.encoder_embed_dim != out_dim else nn.Identity())
         self.blind = bool(getattr(cfg, "blind_encoder", False))
+        self.ctc_head = full.ctc_head if getattr(cfg, "source_ctc", False) else None
+        self.ctc_blank: Optional[int] = None  # set by build_model from the character vocabulary
 
     def load_pretrained(self, path: str) -> None:
         from fairseq import checkpoint_utils
 
         state = checkpoint_utils.load_checkpoint_to_cpu(path)["model"]
-        encoder = {k: v for k, v in state.items() if k.startswith(ENCODER_PARTS)}
+        parts = ENCODER_PARTS + (("ctc_head.",) if self.ctc_head is not None else ())
+        encoder = {k: v for k, v in state.items() if k.startswith(parts)}
         missing, unexpected = self.load_state_dict(encoder, strict=False)
-        missing = [k for k in missing if not k.startswith("proj.")]
+        if any(k.startswith("ctc_head.") for k in missing):
+            logger.info("%s has no CTC head: the source CTC head starts fresh", path)
+        missing = [k for k in missing if not k.startswith(("proj.", "ctc_head."))]
         if missing or unexpected:
             raise ValueError(f"{path}: not an mSLAM checkpoint of this architecture "
                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
         logger.info("encoder initialised from %s (%d tensors)", path, len(encoder))
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):
+        """src_tokens: filterbanks (B, T, F) float with ``src_lengths`` (B,), or characters
+        (B, U) long. Returns fairseq's encoder_out dict: ``encoder_out`` [(T', B, C)],
+        ``encoder_padding_mask`` [(B, T')], and with a source CTC head ``ctc_features``
+        [(T', B, D)], the multimodal encoder's output before the projection to C."""
         if src_tokens.dtype == torch.long:  # characters: text translation
             x, padding_mask = self.text_embedding(src_tokens)
         else:
@@ -82,13 +93,16 @@ class MSLAMSTEncoder(FairseqEncoder):
             feats, padding_mask = self.frontend(src_tokens, fbank_mask)
             x = self.feature_dropout(self.feature_norm(feats))
             x = self.speech_encoder(x, padding_mask)
-        x = self.proj(self.multimodal_encoder(x, padding_mask))
-        x = x.masked_fill(padding_mask[..., None], 0.0)
+        hidden = self.multimodal_encoder(x, padding_mask)
+        x = self.proj(hidden).masked_fill(padding_mask[..., None], 0.0)
         if self.blind:
             x = torch.zeros_like(x)
-        return {"encoder_out": [x.transpose(0, 1)], "encoder_padding_mask": [padding_mask],
-                "encoder_embedding": [], "encoder_states": [], "src_tokens": [],
-                "src_lengths": []}
+        out = {"encoder_out": [x.transpose(0, 1)], "encoder_padding_mask": [padding_mask],
+               "encoder_embedding": [], "encoder_states": [], "src_tokens": [],
+               "src_lengths": []}
+        if self.ctc_head is not None:
+            out["ctc_features"] = [hidden.transpose(0, 1)]
+        return out
 
     def reorder_encoder_out(self, encoder_out, new_order):
         return {"encoder_out": [encoder_out["encoder_out"][0].index_select(1, new_order)],
@@ -106,12 +120,50 @@ class MSLAMSTModel(FairseqEncoderDecoderModel):
         decoder = TransformerDecoder(_decoder_args(cfg, max_target), tgt,
                                      Embedding(len(tgt), cfg.decoder_embed_dim, tgt.pad()))
         model = cls(encoder, decoder)
+        chars = getattr(task, "char_dictionary", None)
+        if chars is not None:
+            encoder.ctc_blank = chars.index(BLANK)
         for name, p in model.named_parameters():  # for --optimizer mslam_adam
             p.param_group = "encoder" if name.startswith("encoder.") else "decoder"
         return model
 
     def max_positions(self):
         return (self.encoder.max_positions(), self.decoder.max_positions())
+
+    def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
+        """Decoder logits (B, U, V) and extras; the extras also hold ``encoder_out`` (the
+        encoder's dict) for the source CTC loss (fairseq's s2t_transformer convention)."""
+        encoder_out = self.encoder(src_tokens, src_lengths=src_lengths, **kwargs)
+        logits, extra = self.decoder(prev_output_tokens, encoder_out=encoder_out, **kwargs)
+        extra["encoder_out"] = encoder_out
+        return logits, extra
+
+    def get_ctc_target(self, sample):
+        """Source transcripts (B, U) and their lengths (B,), for
+        label_smoothed_cross_entropy_with_ctc."""
+        if "source_chars" not in sample:
+            raise ValueError("the source CTC loss needs batches with source transcripts: "
+                             "train with --task mslam_speech_translation on speech input")
+        return sample["source_chars"], sample["source_char_lengths"]
+
+    def get_ctc_output(self, net_output, sample):
+        """CTC log-probabilities (T', B, V) over the character vocabulary and the input
+        lengths (B,). fairseq's criterion takes index 0 as the blank; the vocabulary's own
+        ``<blank>`` (the one pre-training trained) is moved there, and ``<s>``, which no
+        transcript holds, takes its place."""
+        enc = net_output[1]["encoder_out"]
+        head, blank = self.encoder.ctc_head, self.encoder.ctc_blank
+        if head is None or "ctc_features" not in enc:
+            raise ValueError("label_smoothed_cross_entropy_with_ctc: the model has no source "
+                             "CTC head (--source-ctc)")
+        if blank is None:
+            raise ValueError("the source CTC loss needs the character vocabulary (--char-vocab)")
+        logits = head(enc["ctc_features"][0])
+        order = torch.arange(logits.size(-1), device=logits.device)
+        order[0], order[blank] = blank, 0
+        lprobs = torch.log_softmax(logits.index_select(-1, order).float(), dim=-1)
+        lengths = (~enc["encoder_padding_mask"][0]).long().sum(-1)
+        return lprobs, lengths
 
 
 def build_encoder(cfg, task, out_dim: int) -> MSLAMSTEncoder:

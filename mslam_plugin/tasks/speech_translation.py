@@ -5,6 +5,11 @@ of audio files too, which stock fairseq cannot read with torchaudio 2.9) plus
 - speech + text fine-tuning: ``--mt-subset mt_train`` adds an MT TSV; every training batch
   pairs its ST examples with as many MT examples, the MT loss is weighted ``--mt-weight``
   (5.0) and the decoder dropout becomes ``--joint-dropout`` (0.1);
+- source CTC: ``--criterion label_smoothed_cross_entropy_with_ctc --ctc-weight W`` (W > 0)
+  adds fairseq's CTC loss on the source transcript (the manifest's ``src_text``, as
+  characters of the pre-training vocabulary) over the multimodal encoder output, through
+  the pre-training's CTC head: ESPnet ST's auxiliary CTC. W = 0 is the paper's recipe;
+  in speech + text fine-tuning the MT half of each batch has no CTC term;
 - text input: ``--source-modality text`` reads a split's ``src_text`` column as the
   source (characters of the pre-training vocabulary through the character embedding and
   the multimodal encoder), for zero-shot text translation by a model fine-tuned on speech
@@ -22,9 +27,12 @@ from fairseq.tasks.speech_to_text import SpeechToTextTask
 from ..data.char_vocab import load_char_dictionary
 from ..data.s2t_audio import reads_audio_files
 from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
+from ..data.sample_rate_check import check_stored_features
+from ..data.source_chars import with_source_chars
 from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example
 
 logger = logging.getLogger(__name__)
+CTC_CRITERION = "label_smoothed_cross_entropy_with_ctc"
 
 
 @register_task("mslam_speech_translation")
@@ -68,7 +76,20 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
             logger.info("no character vocabulary (%s): speech input only; the encoder's "
                         "text embedding takes its size from the checkpoint", args.char_vocab)
 
+    @property
+    def source_ctc(self) -> bool:
+        """True when the criterion trains a CTC loss on the source transcripts."""
+        return (getattr(self.args, "criterion", "") == CTC_CRITERION
+                and getattr(self.args, "ctc_weight", 0.0) > 0)
+
     def build_model(self, args, from_checkpoint=False):
+        if self.source_ctc and not from_checkpoint:
+            if self.char_dictionary is None:
+                raise FileNotFoundError(f"{self.args.char_vocab}: character vocabulary not "
+                                        "found; the source CTC loss spells transcripts with it")
+            logger.info("source CTC: weight %.2f on the source transcripts (characters)",
+                        self.args.ctc_weight)
+            args.source_ctc = True
         if self.args.mt_subset and not from_checkpoint:
             logger.info("speech + text fine-tuning: decoder dropout %.2f -> %.2f (--joint-dropout)",
                         args.decoder_dropout, self.args.joint_dropout)
@@ -88,6 +109,12 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
             return
         super().load_dataset(split, epoch=epoch, combine=combine, **kwargs)
         self.datasets[split] = reads_audio_files(self.datasets[split])
+        if split.startswith("train"):
+            for part in getattr(self.datasets[split], "datasets", [self.datasets[split]]):
+                check_stored_features(part, split)
+        if self.source_ctc:
+            self.datasets[split] = with_source_chars(self.datasets[split], self.char_dictionary,
+                                                     self.args.max_source_chars)
         if self.args.mt_subset and split.startswith("train"):
             mt = self._text_dataset(self.args.mt_subset)
             logger.info("speech + text fine-tuning: %d ST examples, each batch with as many "
@@ -104,7 +131,14 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
         model.train()
         model.set_num_updates(update_num)
         loss, sample_size, log = criterion(model, sample["st"])
-        mt_loss, mt_size, mt_log = criterion(model, sample["mt"])
+        ctc_weight = getattr(criterion, "ctc_weight", None)
+        if ctc_weight is not None:
+            criterion.ctc_weight = 0.0  # no transcript CTC on text input
+        try:
+            mt_loss, mt_size, mt_log = criterion(model, sample["mt"])
+        finally:
+            if ctc_weight is not None:
+                criterion.ctc_weight = ctc_weight
         # Per-token (or per-sentence) means: ST + weight * MT, over the ST sample size.
         loss = loss + self.args.mt_weight * mt_loss * (sample_size / max(mt_size, 1))
         if ignore_grad:

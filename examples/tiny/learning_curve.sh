@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Learning curve of a fine-tuning recipe on the offline corpus: train for EPOCHS epochs
+# (examples/tiny/finetune_st.sh or finetune_asr.sh), keep the checkpoint of every epoch
+# listed in --eval-epochs, and score the test split from each: ST beam 5, BLEU and chrF
+# per language (examples/covost2/decode.sh); ASR greedy, WER and CER
+# (python -m mslam_plugin.decode_asr --beam 1). Each variant is one run: "real", and the
+# control "blind" (--blind-encoder: the decoder or joint network sees zeros in place of
+# the encoder output). The distance between the two is the evidence that the model uses
+# the speech.
+#
+# usage: examples/tiny/learning_curve.sh --task st|asr [--data DIR] [--exp DIR]
+#            [--pretrained CKPT|none] [--epochs 10] [--eval-epochs "1 2 5 10"]
+#            [--variants "real blind"] [-- FAIRSEQ-TRAIN OPTIONS]   (given to every variant)
+# Every stage is resumable: training continues from checkpoint_last.pt, finished decodes
+# are skipped. Results: EXP/<variant>/decode/epoch<N>/scores-*.json, and EXP/curve.json,
+# EXP/curve.png (examples/tiny/curve_table.py).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+task=
+data=data/tiny
+exp=
+pretrained=none
+epochs=10
+eval_epochs="1 2 5 10"
+variants="real blind"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --task) task=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --exp) exp=$2; shift 2 ;;
+    --pretrained) pretrained=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    --eval-epochs) eval_epochs=$2; shift 2 ;;
+    --variants) variants=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+case "$task" in
+  st) scores=scores-test_st-speech.json ;;
+  asr) scores=scores-paired_test-greedy.json ;;
+  *) echo "--task st|asr is required" >&2; exit 2 ;;
+esac
+exp=${exp:-exp/tiny/${task}_curve}
+log() { echo "$(date +%H:%M:%S) [${task}_curve] $*"; }
+
+for variant in $variants; do
+  extra=(--max-epoch "$epochs" --save-interval 1 "$@")
+  [ "$variant" = blind ] && extra+=(--blind-encoder)
+  dir="$exp/$variant"
+  log "$variant: train $epochs epochs -> $dir"
+  start=$SECONDS
+  bash "examples/tiny/finetune_$task.sh" --data "$data" --exp "$dir" --pretrained "$pretrained" \
+    --max-update 100000 --epoch-checkpoints -- "${extra[@]}"
+  log "$variant: trained in $((SECONDS - start)) s"
+  for e in $eval_epochs; do
+    out="$dir/decode/epoch$e"
+    if [ -f "$out/$scores" ]; then continue; fi
+    log "$variant: decode epoch $e"
+    if [ "$task" = st ]; then
+      bash examples/covost2/decode.sh --data "$data" --checkpoint "$dir/checkpoint$e.pt" \
+        --out "$out" -- --max-len-a 0.1 --max-len-b 20 | tail -1
+    else
+      python -m mslam_plugin.decode_asr --data "$data" --split paired_test --beam 1 \
+        --checkpoint "$dir/checkpoint$e.pt" --out "$out" 2> "$out.log" | tail -1
+    fi
+  done
+done
+python examples/tiny/curve_table.py "$exp" $variants
