@@ -5,6 +5,7 @@ in fairseq's CoVoST 2 format)."""
 
 import argparse
 import io
+import json
 import os
 import re
 import shutil
@@ -159,6 +160,10 @@ def test_fine_tune_from_pretraining_speech_and_text_then_decode_both_modalities(
     assert re.search(r"ctc_loss=[0-9.]+", out)  # the source CTC, through the pre-trained head
     assert "source CTC: weight 0.30" in out and "CTC head starts fresh" not in out
     n_test = len((tiny_corpus / "test_st.tsv").read_text().splitlines()) - 1
+    _run("python", "-m", "mslam_plugin.decode_ctc", "--data", tiny_corpus, "--checkpoint",
+         tmp_path / "st/checkpoint_last.pt", "--out", tmp_path / "ctc", cwd=REPO)
+    ctc = json.loads((tmp_path / "ctc/scores-test_st-ctc.json").read_text())
+    assert ctc["all"]["n"] == n_test and 0 <= ctc["all"]["cer"]  # source CTC transcripts
     for modality in ("speech", "text"):  # text: zero-shot input path of the same model
         gen = _generate(tiny_corpus, tmp_path / "st/checkpoint_last.pt", "--config-yaml",
                         "config_st.yaml", "--gen-subset", "test_st", "--source-modality", modality)

@@ -106,3 +106,11 @@ def test_manifest_without_transcripts_is_refused_by_name(tiny_corpus, tmp_path):
     task.load_dataset("train_st")
     with pytest.raises(ValueError, match=r"train_st.tsv, line 3: empty src_text"):
         task.datasets["train_st"][1]
+
+
+def test_greedy_ctc_merges_repeats_drops_blanks_and_respects_lengths():
+    from mslam_plugin.decode_ctc import greedy_ctc
+
+    path = torch.tensor([[5, 5, 0, 5, 7, 7, 0, 0, 9], [3, 0, 3, 3, 4, 4, 4, 8, 8]])  # (B, T)
+    lprobs = torch.nn.functional.one_hot(path, 10).float().log().transpose(0, 1)  # (T, B, V)
+    assert greedy_ctc(lprobs, torch.tensor([9, 5])) == [[5, 5, 7, 9], [3, 3, 4]]

@@ -3,7 +3,9 @@ epoch and variant (the real model, the blind control, ...), test BLEU and chrF f
 greedy WER and CER for ASR.
 
 usage: python examples/tiny/curve_table.py EXP VARIANT [VARIANT ...]
-Writes EXP/curve.json and EXP/curve.png, prints a markdown table.
+Writes EXP/curve.json and EXP/curve.png (test metrics per epoch), EXP/dev.png (every
+validation of EXP/<variant>/train.log: dev loss, accuracy or CTC loss, and the encoder's
+input sensitivity enc_variation against updates), prints a markdown table.
 """
 
 import json
@@ -28,6 +30,47 @@ def collect(exp: Path, variants: list[str]) -> dict:
                 points[epoch] = {m: overall[m] for m in metrics}
         curve[variant] = dict(sorted(points.items()))
     return curve
+
+
+DEV_KEYS = ("loss", "nll_loss", "accuracy", "ctc_loss", "loss_ctc", "enc_variation",
+            "enc_pooled_cos")
+
+
+def dev_curve(log: Path) -> list[dict]:
+    """Every validation line of a fairseq-train log (--log-format simple): its update and
+    the DEV_KEYS it has."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from loss_table import fields
+
+    points = []
+    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
+        if "valid on" in line:
+            f = fields(line)
+            points.append({"update": int(f["num_updates"]),
+                           **{k: float(f[k]) for k in DEV_KEYS if k in f}})
+    return points
+
+
+def plot_dev(dev: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in ("nll_loss", "accuracy", "ctc_loss", "loss_ctc", "loss", "enc_variation")
+            if any(k in p for points in dev.values() for p in points)]
+    keys = [k for k in keys if not (k == "loss" and "nll_loss" in keys)][:4]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for variant, points in dev.items():
+            xs = [p["update"] for p in points if key in p]
+            ax.plot(xs, [p[key] for p in points if key in p], label=variant)
+        ax.set_xlabel("update")
+        ax.set_ylabel(f"dev {key}")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def metric_names(curve: dict) -> tuple[str, ...]:
@@ -58,7 +101,8 @@ def plot(curve: dict, metrics: tuple[str, ...], path: Path) -> None:
 def main() -> None:
     exp, variants = Path(sys.argv[1]), sys.argv[2:]
     curve = collect(exp, variants)
-    (exp / "curve.json").write_text(json.dumps(curve, indent=1) + "\n")
+    dev = {v: dev_curve(exp / v / "train.log") for v in variants}
+    (exp / "curve.json").write_text(json.dumps({"test": curve, "dev": dev}, indent=1) + "\n")
     epochs = sorted({e for points in curve.values() for e in points})
     metrics = metric_names(curve)
     print("| epoch | " + " | ".join(f"{v} {m}" for v in variants for m in metrics) + " |")
@@ -71,6 +115,7 @@ def main() -> None:
         print(f"| {e} | " + " | ".join(cells) + " |")
     try:
         plot(curve, metrics, exp / "curve.png")
+        plot_dev(dev, exp / "dev.png")
     except ImportError:
         print("matplotlib missing: no plot")
 

@@ -1,0 +1,96 @@
+"""Greedy CTC transcription by the source CTC head of a speech-translation checkpoint
+(``mslam_st`` fine-tuned with ``--criterion label_smoothed_cross_entropy_with_ctc``):
+what the encoder knows of the words that were said, as CER and WER of the source
+transcripts (``src_text``) per language and overall.
+
+    python -m mslam_plugin.decode_ctc --data data/tiny --split test_st \
+        --checkpoint exp/st/checkpoint_last.pt --out exp/st/decode_ctc
+
+Writes OUT/hyps-SPLIT-ctc.tsv (id, lang, reference, hypothesis) and
+OUT/scores-SPLIT-ctc.json, and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from .data.graphemes import decode as decode_chars
+from .decode_asr import load
+from .scoring import format_table, recognition_scores, text_normalize
+
+
+def greedy_ctc(lprobs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[list[int]]:
+    """Best path of CTC log-probabilities (T, B, V) with lengths (B,): repeats merged,
+    blanks removed, one id list per utterance."""
+    best = lprobs.argmax(-1).t()  # (B, T)
+    out = []
+    for ids, n in zip(best.tolist(), lengths.tolist()):
+        path = [i for t, i in enumerate(ids[:n]) if i != blank and (t == 0 or i != ids[t - 1])]
+        out.append(path)
+    return out
+
+
+@torch.no_grad()
+def transcribe(model, task, split: str, batch_size: int = 16) -> list[dict]:
+    """Rows of id / lang / reference / hypothesis for every utterance of ``split``."""
+    if model.encoder.ctc_head is None:
+        raise ValueError("the checkpoint has no source CTC head (it was not fine-tuned with "
+                         "label_smoothed_cross_entropy_with_ctc)")
+    task.load_dataset(split)
+    ds = task.dataset(split)
+    if not hasattr(ds, "char_dictionary"):
+        raise ValueError(f"{split}: the task did not attach the source transcripts")
+    rows = [None] * len(ds)
+    order = ds.ordered_indices()
+    for start in range(0, len(order), batch_size):
+        batch = ds.collater([ds[int(i)] for i in order[start:start + batch_size]])
+        net = batch["net_input"]
+        enc = model.encoder(net["src_tokens"], src_lengths=net["src_lengths"])
+        lprobs, lengths = model.get_ctc_output((None, {"encoder_out": enc}), batch)
+        for i, ids in zip(batch["id"].tolist(), greedy_ctc(lprobs, lengths)):
+            # column 0 of get_ctc_output is the blank; the <blank> id's column holds <s>
+            ids = [t for t in ids if t != model.encoder.ctc_blank]
+            rows[i] = {"id": ds.ids[i], "lang": _lang(ds, i), "reference": ds.src_texts[i],
+                       "hypothesis": decode_chars(ds.char_dictionary, ids)}
+    return rows
+
+
+def _lang(ds, i: int) -> str:
+    langs = getattr(ds, "src_langs", None)
+    return langs[i] if langs and langs[i] else "all"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="directory of the ST manifests")
+    p.add_argument("--split", default="test_st")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--batch-size", type=int, default=16)
+    args = p.parse_args(argv)
+    try:
+        model, task = load(args.checkpoint, args.data)
+        rows = transcribe(model, task, args.split, args.batch_size)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    scores = recognition_scores([text_normalize(r["hypothesis"]) for r in rows],
+                                [text_normalize(r["reference"]) for r in rows],
+                                [r["lang"] for r in rows])
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / f"hyps-{args.split}-ctc.tsv", "w", encoding="utf-8") as f:
+        f.write("id\tlang\treference\thypothesis\n")
+        for r in rows:
+            f.write(f"{r['id']}\t{r['lang']}\t{r['reference']}\t{r['hypothesis']}\n")
+    (args.out / f"scores-{args.split}-ctc.json").write_text(json.dumps(scores, indent=1) + "\n")
+    print(format_table(scores, ("wer", "cer")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
