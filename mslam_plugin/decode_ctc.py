@@ -1,7 +1,11 @@
-"""Greedy CTC transcription by the source CTC head of a speech-translation checkpoint
-(``mslam_st`` fine-tuned with ``--criterion label_smoothed_cross_entropy_with_ctc``):
-what the encoder knows of the words that were said, as CER and WER of the source
-transcripts (``src_text``) per language and overall.
+"""Greedy CTC transcription by the CTC head of a checkpoint: what the encoder knows of the
+words that were said, as CER and WER per language and overall.
+
+- a pre-training checkpoint (``mslam_pretraining``: the CTC objective's head on the
+  multimodal encoder), on a paired manifest (``--split paired_test``, its ``tgt_text``);
+- a speech-translation checkpoint fine-tuned with the source CTC loss
+  (``--criterion label_smoothed_cross_entropy_with_ctc``), on an ST split
+  (``--split test_st``, its ``src_text``).
 
     python -m mslam_plugin.decode_ctc --data data/tiny --split test_st \
         --checkpoint exp/st/checkpoint_last.pt --out exp/st/decode_ctc
@@ -38,6 +42,8 @@ def greedy_ctc(lprobs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> l
 @torch.no_grad()
 def transcribe(model, task, split: str, batch_size: int = 16) -> list[dict]:
     """Rows of id / lang / reference / hypothesis for every utterance of ``split``."""
+    if getattr(model, "encoder", None) is None:  # pre-training: MSLAMModel
+        return _transcribe_pretrained(model, task, split, batch_size)
     if model.encoder.ctc_head is None:
         raise ValueError("the checkpoint has no source CTC head (it was not fine-tuned with "
                          "label_smoothed_cross_entropy_with_ctc)")
@@ -60,6 +66,31 @@ def transcribe(model, task, split: str, batch_size: int = 16) -> list[dict]:
     return rows
 
 
+def _transcribe_pretrained(model, task, split: str, batch_size: int) -> list[dict]:
+    from .data.asr_dataset import ASRDataset
+    from .data.char_vocab import BLANK
+
+    chars = task.source_dictionary
+    path = Path(task.cfg.data) / f"{split}.tsv"
+    ds = ASRDataset(path, chars, max_frames=None, shuffle=False,
+                    features=getattr(task.cfg, "speech_features", "fbank"))
+    blank = chars.index(BLANK)
+    rows = [None] * len(ds)
+    order = ds.ordered_indices()
+    for start in range(0, len(order), batch_size):
+        batch = ds.collater([ds[int(i)] for i in order[start:start + batch_size]])
+        fbank, lengths = batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"]
+        padding = torch.arange(fbank.size(1))[None, :] >= lengths[:, None]
+        speech = model.forward_speech(fbank, padding, quantize=False)
+        lprobs = torch.log_softmax(model.ctc_head(speech.context).float(), -1).transpose(0, 1)
+        out_lengths = (~speech.padding_mask).sum(-1)
+        for i, ids in zip(batch["id"].tolist(), greedy_ctc(lprobs, out_lengths, blank)):
+            row = ds.rows[i]
+            rows[i] = {"id": row["id"], "lang": row.get("src_lang") or "all",
+                       "reference": row["tgt_text"], "hypothesis": decode_chars(chars, ids)}
+    return rows
+
+
 def _lang(ds, i: int) -> str:
     langs = getattr(ds, "src_langs", None)
     return langs[i] if langs and langs[i] else "all"
@@ -67,8 +98,9 @@ def _lang(ds, i: int) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="directory of the ST manifests")
-    p.add_argument("--split", default="test_st")
+    p.add_argument("--data", required=True, help="directory of the manifests")
+    p.add_argument("--split", default="test_st",
+                   help="test_st (ST checkpoints) or paired_test (pre-training checkpoints)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--batch-size", type=int, default=16)

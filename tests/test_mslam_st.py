@@ -147,6 +147,12 @@ def test_fine_tune_from_pretraining_speech_and_text_then_decode_both_modalities(
          "mslam_tiny", "--criterion", "mslam_pretraining", "--batch-size", "1",
          "--speech-sequences", "2", "--text-sequences", "2", "--paired-sequences", "2",
          "--batches-per-epoch", "2", "--save-dir", tmp_path / "pre")
+    _run("python", "-m", "mslam_plugin.decode_ctc", "--data", tiny_corpus, "--split",
+         "paired_test", "--checkpoint", tmp_path / "pre/checkpoint_last.pt", "--out",
+         tmp_path / "pre_ctc", cwd=REPO)  # the pre-training's own CTC head
+    n_paired = len((tiny_corpus / "paired_test.tsv").read_text().splitlines()) - 1
+    pre_ctc = json.loads((tmp_path / "pre_ctc/scores-paired_test-ctc.json").read_text())
+    assert pre_ctc["all"]["n"] == n_paired
     out = _run("fairseq-train", tiny_corpus, *COMMON, "--task", "mslam_speech_translation",
                "--config-yaml", "config_st.yaml", "--train-subset", "train_st", "--arch",
                "mslam_st_tiny", "--load-pretrained-mslam-from", tmp_path / "pre/checkpoint_last.pt",

@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 
-SCORES = {"scores-test_st-speech.json": ("bleu", "chrf"),
-          "scores-paired_test-greedy.json": ("wer", "cer")}
+# score file -> {metric in its "all" entry: name in the table}
+SCORES = {"scores-test_st-speech.json": {"bleu": "bleu", "chrf": "chrf"},
+          "scores-test_st-ctc.json": {"cer": "source_ctc_cer"},  # python -m mslam_plugin.decode_ctc
+          "scores-paired_test-greedy.json": {"wer": "wer", "cer": "cer"}}
 
 
 def collect(exp: Path, variants: list[str]) -> dict:
@@ -27,7 +29,7 @@ def collect(exp: Path, variants: list[str]) -> dict:
             for scores in sorted((exp / variant / "decode").glob(f"epoch*/{name}")):
                 epoch = int(re.search(r"epoch(\d+)", str(scores)).group(1))
                 overall = json.loads(scores.read_text())["all"]
-                points[epoch] = {m: overall[m] for m in metrics}
+                points.setdefault(epoch, {}).update({n: overall[m] for m, n in metrics.items()})
         curve[variant] = dict(sorted(points.items()))
     return curve
 
@@ -74,10 +76,9 @@ def plot_dev(dev: dict, path: Path) -> None:
 
 
 def metric_names(curve: dict) -> tuple[str, ...]:
-    for points in curve.values():
-        for p in points.values():
-            return tuple(p)
-    return ("bleu", "chrf")
+    found = {m for points in curve.values() for p in points.values() for m in p}
+    names = [n for metrics in SCORES.values() for n in metrics.values() if n in found]
+    return tuple(names) or ("bleu", "chrf")
 
 
 def plot(curve: dict, metrics: tuple[str, ...], path: Path) -> None:
@@ -86,14 +87,15 @@ def plot(curve: dict, metrics: tuple[str, ...], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, metric in zip(axes, metrics[::-1]):
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
         for variant, points in curve.items():
-            ax.plot(list(points), [p[metric] for p in points.values()], marker="o", label=variant)
+            xs = [e for e, p in points.items() if metric in p]
+            ax.plot(xs, [points[e][metric] for e in xs], marker="o", label=variant)
         ax.set_xlabel("fine-tuning epoch")
         ax.set_ylabel(f"test {metric}")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0][0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -111,7 +113,7 @@ def main() -> None:
         cells = []
         for v in variants:
             p = curve[v].get(e)
-            cells += [f"{p[m]:.2f}" for m in metrics] if p else ["-"] * len(metrics)
+            cells += [f"{p[m]:.2f}" if p and m in p else "-" for m in metrics]
         print(f"| {e} | " + " | ".join(cells) + " |")
     try:
         plot(curve, metrics, exp / "curve.png")

@@ -2,7 +2,8 @@
 # Learning curve of a fine-tuning recipe on the offline corpus: train for EPOCHS epochs
 # (examples/tiny/finetune_st.sh or finetune_asr.sh), keep the checkpoint of every epoch
 # listed in --eval-epochs, and score the test split from each: ST beam 5, BLEU and chrF
-# per language (examples/covost2/decode.sh); ASR greedy, WER and CER
+# per language (examples/covost2/decode.sh), and with the source CTC loss the greedy CTC
+# transcript's CER (python -m mslam_plugin.decode_ctc); ASR greedy, WER and CER
 # (python -m mslam_plugin.decode_asr --beam 1). Each variant is one run: "real", and the
 # control "blind" (--blind-encoder: the decoder or joint network sees zeros in place of
 # the encoder output). The distance between the two is the evidence that the model uses
@@ -61,6 +62,10 @@ for variant in $variants; do
     if [ "$task" = st ]; then
       bash examples/covost2/decode.sh --data "$data" --checkpoint "$dir/checkpoint$e.pt" \
         --out "$out" -- --max-len-a 0.1 --max-len-b 20 | tail -1
+      if [[ " $* " == *" label_smoothed_cross_entropy_with_ctc "* ]]; then  # source CTC head
+        python -m mslam_plugin.decode_ctc --data "$data" --split test_st \
+          --checkpoint "$dir/checkpoint$e.pt" --out "$out" 2> "$out/ctc.log" | grep "| all"
+      fi
     else
       python -m mslam_plugin.decode_asr --data "$data" --split paired_test --beam 1 \
         --checkpoint "$dir/checkpoint$e.pt" --out "$out" 2> "$out.log" | tail -1
