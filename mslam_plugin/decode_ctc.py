@@ -44,7 +44,7 @@ def transcribe(model, task, split: str, batch_size: int = 16) -> list[dict]:
     """Rows of id / lang / reference / hypothesis for every utterance of ``split``."""
     if getattr(model, "encoder", None) is None:  # pre-training: MSLAMModel
         return _transcribe_pretrained(model, task, split, batch_size)
-    if model.encoder.ctc_head is None:
+    if getattr(model.encoder, "ctc_head", None) is None:
         raise ValueError("the checkpoint has no source CTC head (it was not fine-tuned with "
                          "label_smoothed_cross_entropy_with_ctc)")
     task.load_dataset(split)

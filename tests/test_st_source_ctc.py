@@ -83,10 +83,15 @@ def test_ctc_loss_uses_the_vocabulary_blank_and_trains_the_encoder(tiny_corpus):
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
 
 
-def test_ctc_weight_zero_is_the_papers_recipe(tiny_corpus):
+def test_ctc_weight_zero_is_the_papers_recipe_and_loads_a_ctc_checkpoint(tiny_corpus):
     cfg, task = _ctc_setup(tiny_corpus, weight="0")
-    model = task.build_model(cfg.model)
-    assert model.encoder.ctc_head is None  # no head, no unused parameters
+    plain = task.build_model(cfg.model)
+    assert plain.encoder.ctc_head is None  # no head, no unused parameters
+    cfg_ctc, task_ctc = _ctc_setup(tiny_corpus)
+    with_head = task_ctc.build_model(cfg_ctc.model)
+    plain.load_state_dict(with_head.state_dict())  # strict: only the head is dropped
+    for name, p in plain.named_parameters():
+        torch.testing.assert_close(p, with_head.state_dict()[name])
 
 
 def test_manifest_without_transcripts_is_refused_by_name(tiny_corpus, tmp_path):
@@ -103,9 +108,8 @@ def test_manifest_without_transcripts_is_refused_by_name(tiny_corpus, tmp_path):
     (corpus / "train_st.tsv").write_text(
         "\n".join("\t".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
     _, task = _ctc_setup(corpus)
-    task.load_dataset("train_st")
-    with pytest.raises(ValueError, match=r"train_st.tsv, line 3: empty src_text"):
-        task.datasets["train_st"][1]
+    with pytest.raises(ValueError, match=r"train_st.tsv, line 3: empty src_text \(1 rows\)"):
+        task.load_dataset("train_st")  # at start-up, not mid-epoch
 
 
 def test_greedy_ctc_merges_repeats_drops_blanks_and_respects_lengths():

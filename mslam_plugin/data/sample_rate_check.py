@@ -49,7 +49,8 @@ def check_stored_features(dataset, split: str, n: int = 32) -> Optional[float]:
             "%s: the top mel bins of the stored filterbanks are %.1f (log-energy) below the "
             "middle ones, over %d utterances: they look extracted at a sample rate above "
             "16 kHz (fairseq's prep_covost_data.py extracts CoVoST 2's 48 kHz clips as they "
-            "are). A pre-trained mSLAM encoder expects 16 kHz features: prepare the data with "
+            "are), or the audio itself is narrowband (8 kHz telephone speech upsampled). A "
+            "pre-trained mSLAM encoder expects 16 kHz features: prepare CoVoST 2 with "
             "examples/covost2/prepare.sh, which resamples the clips first.",
             split, drop, len(feats))
     return drop

@@ -10,37 +10,38 @@ with the character dictionary's pad, and ``source_char_lengths`` (B,), in the ba
 
 from __future__ import annotations
 
+import logging
+
 import torch
-from fairseq.data import Dictionary, data_utils
-from fairseq.data.audio.speech_to_text_dataset import SpeechToTextDataset
+from fairseq.data import BaseWrapperDataset, Dictionary, data_utils
+from fairseq.data.audio.speech_to_text_dataset import (SpeechToTextDataset,
+                                                       SpeechToTextMultitaskDataset)
 
 from .char_vocab import encode
+from .s2t_audio import SpeechToTextDatasetWithAudioFiles, reads_audio_files
+
+logger = logging.getLogger(__name__)
 
 
-class _WithSourceChars:
-    """Mixin over a SpeechToTextDataset that holds ``char_dictionary`` and ``max_chars``."""
+class SpeechToTextDatasetWithSourceChars(SpeechToTextDatasetWithAudioFiles):
+    """A speech_to_text dataset (audio files or stored features) whose items and batches
+    carry the source transcript as characters; built by :func:`with_source_chars`."""
+
+    char_dictionary: Dictionary
+    max_chars: int
 
     def __getitem__(self, index):
         item = super().__getitem__(index)
-        text = self.src_texts[index] if self.src_texts is not None else ""
-        if not text:
-            raise ValueError(f"{self.split}.tsv, line {index + 2}: empty src_text; the "
-                             "source CTC loss needs the transcript of every utterance")
-        ids = encode(self.char_dictionary, text)[: self.max_chars]
+        ids = encode(self.char_dictionary, self.src_texts[index])[: self.max_chars]
         item.source_chars = torch.tensor(ids, dtype=torch.long)
         return item
 
     def collater(self, samples, return_order=False):
-        out = super().collater(samples, return_order=return_order)
+        out = super().collater(samples, return_order=True)
         if not samples:
             return out
-        by_index = {}
-        for s in samples:
-            if s.index in by_index:  # two sub-datasets of a ConcatDataset share an index
-                raise ValueError(f"split {self.split!r}: index {s.index} twice in one batch; "
-                                 "the source CTC loss reads one split at a time")
-            by_index[s.index] = s.source_chars
-        chars = [by_index[int(i)] for i in out["id"]]
+        order = out["order"] if return_order else out.pop("order")
+        chars = [samples[j].source_chars for j in order.tolist()]
         out["source_chars"] = data_utils.collate_tokens(chars, self.char_dictionary.pad())
         out["source_char_lengths"] = torch.tensor([len(c) for c in chars], dtype=torch.long)
         return out
@@ -48,19 +49,32 @@ class _WithSourceChars:
 
 def with_source_chars(dataset, char_dictionary: Dictionary, max_chars: int = 512):
     """The same dataset (same state, same audio reading) whose batches carry the source
-    transcripts as characters; ConcatDatasets of several splits are wrapped per split."""
+    transcripts as characters; the splits of a ConcatDataset and the dataset under a
+    resampling wrapper are wrapped in place. Every row must have a transcript."""
+    if isinstance(dataset, BaseWrapperDataset):
+        dataset.dataset = with_source_chars(dataset.dataset, char_dictionary, max_chars)
+        return dataset
     if hasattr(dataset, "datasets") and not isinstance(dataset, SpeechToTextDataset):
         dataset.datasets = [with_source_chars(d, char_dictionary, max_chars)
                             for d in dataset.datasets]
         return dataset
+    if isinstance(dataset, SpeechToTextMultitaskDataset):
+        raise ValueError(f"split {dataset.split!r}: the source CTC loss does not combine with "
+                         "a multitask data config; drop one of the two")
     if not isinstance(dataset, SpeechToTextDataset):
         raise TypeError(f"source characters need a speech_to_text dataset, not "
                         f"{type(dataset).__name__}")
-    if dataset.src_texts is None or not any(dataset.src_texts):
-        raise ValueError(f"split {dataset.split!r}: the manifest has no src_text column; the "
-                         "source CTC loss needs the transcripts")
-    cls = type(f"{type(dataset).__name__}WithSourceChars", (_WithSourceChars, type(dataset)), {})
-    new = cls.__new__(cls)
-    new.__dict__.update(dataset.__dict__)
+    texts = dataset.src_texts or [""] * len(dataset)
+    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    if empty:
+        lines = ", ".join(str(i + 2) for i in empty[:5])  # line 1 is the header
+        raise ValueError(f"{dataset.split}.tsv, line {lines}: empty src_text ({len(empty)} rows); "
+                         "the source CTC loss needs the transcript of every utterance")
+    long = sum(len(t) > max_chars for t in texts)
+    if long:
+        logger.warning("%s: %d source transcripts longer than %d characters are cut there "
+                       "for the CTC loss (--max-source-chars)", dataset.split, long, max_chars)
+    new = SpeechToTextDatasetWithSourceChars.__new__(SpeechToTextDatasetWithSourceChars)
+    new.__dict__.update(reads_audio_files(dataset).__dict__)
     new.char_dictionary, new.max_chars = char_dictionary, max_chars
     return new

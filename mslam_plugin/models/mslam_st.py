@@ -130,6 +130,16 @@ class MSLAMSTModel(FairseqEncoderDecoderModel):
     def max_positions(self):
         return (self.encoder.max_positions(), self.decoder.max_positions())
 
+    def load_state_dict(self, state_dict, strict=True, model_cfg=None, args=None):
+        """A checkpoint trained with the source CTC loss also loads into a model without
+        its head (fine-tuning on or decoding without that loss): the head is dropped."""
+        if self.encoder.ctc_head is None:
+            head = [k for k in state_dict if k.startswith("encoder.ctc_head.")]
+            if head:
+                logger.info("checkpoint's source CTC head not used (no CTC loss): dropped")
+                state_dict = {k: v for k, v in state_dict.items() if k not in head}
+        return super().load_state_dict(state_dict, strict=strict, model_cfg=model_cfg, args=args)
+
     def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
         """Decoder logits (B, U, V) and extras; the extras also hold ``encoder_out`` (the
         encoder's dict) for the source CTC loss (fairseq's s2t_transformer convention)."""
@@ -155,7 +165,8 @@ class MSLAMSTModel(FairseqEncoderDecoderModel):
         head, blank = self.encoder.ctc_head, self.encoder.ctc_blank
         if head is None or "ctc_features" not in enc:
             raise ValueError("label_smoothed_cross_entropy_with_ctc: the model has no source "
-                             "CTC head (--source-ctc)")
+                             "CTC head (it is built when the task trains with that criterion "
+                             "and --ctc-weight > 0)")
         if blank is None:
             raise ValueError("the source CTC loss needs the character vocabulary (--char-vocab)")
         logits = head(enc["ctc_features"][0])

@@ -26,9 +26,9 @@ from fairseq.tasks.speech_to_text import SpeechToTextTask
 
 from ..data.char_vocab import load_char_dictionary
 from ..data.s2t_audio import reads_audio_files
-from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
 from ..data.sample_rate_check import check_stored_features
 from ..data.source_chars import with_source_chars
+from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
 from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example
 
 logger = logging.getLogger(__name__)
@@ -82,14 +82,19 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
         return (getattr(self.args, "criterion", "") == CTC_CRITERION
                 and getattr(self.args, "ctc_weight", 0.0) > 0)
 
+    def _check_char_vocab_for_ctc(self) -> None:
+        if self.char_dictionary is None:
+            raise FileNotFoundError(f"{self.args.char_vocab}: character vocabulary not found "
+                                    "(nor under the data directory); the source CTC loss "
+                                    "spells the transcripts with it")
+
     def build_model(self, args, from_checkpoint=False):
-        if self.source_ctc and not from_checkpoint:
-            if self.char_dictionary is None:
-                raise FileNotFoundError(f"{self.args.char_vocab}: character vocabulary not "
-                                        "found; the source CTC loss spells transcripts with it")
-            logger.info("source CTC: weight %.2f on the source transcripts (characters)",
-                        self.args.ctc_weight)
-            args.source_ctc = True
+        if not from_checkpoint:  # the criterion decides; a checkpoint keeps its own head
+            args.source_ctc = self.source_ctc
+            if self.source_ctc:
+                self._check_char_vocab_for_ctc()
+                logger.info("source CTC: weight %.2f on the source transcripts (characters)",
+                            self.args.ctc_weight)
         if self.args.mt_subset and not from_checkpoint:
             logger.info("speech + text fine-tuning: decoder dropout %.2f -> %.2f (--joint-dropout)",
                         args.decoder_dropout, self.args.joint_dropout)
@@ -113,6 +118,7 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
             for part in getattr(self.datasets[split], "datasets", [self.datasets[split]]):
                 check_stored_features(part, split)
         if self.source_ctc:
+            self._check_char_vocab_for_ctc()
             self.datasets[split] = with_source_chars(self.datasets[split], self.char_dictionary,
                                                      self.args.max_source_chars)
         if self.args.mt_subset and split.startswith("train"):
