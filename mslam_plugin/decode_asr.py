@@ -12,7 +12,6 @@ hypothesis) and OUT/scores-SPLIT-MODE.json, and prints the table.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 
 from .data.graphemes import decode as decode_graphemes
 from .rnnt_decoding import decode
-from .scoring import format_table, recognition_scores, text_normalize
+from .scoring import write_recognition
 
 
 def load(checkpoint: str, data: str):
@@ -76,20 +75,11 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     mode = "greedy" if args.beam <= 1 else f"beam{args.beam}"
-    scores = recognition_scores([text_normalize(r["hypothesis"]) for r in rows],
-                                [text_normalize(r["reference"]) for r in rows],
-                                [r["lang"] for r in rows])
-    scores["rtf"] = {"decode_seconds": round(seconds, 3), "audio_seconds": round(audio, 2),
-                     "rtf": round(seconds / max(audio, 1e-9), 4), "mode": mode,
-                     "device": args.device, "threads": torch.get_num_threads()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / f"hyps-{args.split}-{mode}.tsv", "w", encoding="utf-8") as f:
-        f.write("id\tlang\treference\thypothesis\n")
-        for r in rows:
-            f.write(f"{r['id']}\t{r['lang']}\t{r['reference']}\t{r['hypothesis']}\n")
-    (args.out / f"scores-{args.split}-{mode}.json").write_text(json.dumps(scores, indent=1) + "\n")
-    print(format_table({k: v for k, v in scores.items() if k != "rtf"}, ("wer", "cer")))
-    print(f"{mode}: real-time factor {scores['rtf']['rtf']:.4f} ({seconds:.1f} s for "
+    rtf = {"decode_seconds": round(seconds, 3), "audio_seconds": round(audio, 2),
+           "rtf": round(seconds / max(audio, 1e-9), 4), "mode": mode,
+           "device": args.device, "threads": torch.get_num_threads()}
+    write_recognition(rows, args.out, args.split, mode, {"rtf": rtf})
+    print(f"{mode}: real-time factor {rtf['rtf']:.4f} ({seconds:.1f} s for "
           f"{audio:.1f} s of audio, {args.device}, {torch.get_num_threads()} threads)")
     return 0
 

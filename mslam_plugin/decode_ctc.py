@@ -17,7 +17,6 @@ OUT/scores-SPLIT-ctc.json, and prints the table.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import torch
 
 from .data.graphemes import decode as decode_chars
 from .decode_asr import load
-from .scoring import format_table, recognition_scores, text_normalize
+from .scoring import write_recognition
 
 
 def greedy_ctc(lprobs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[list[int]]:
@@ -111,16 +110,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    scores = recognition_scores([text_normalize(r["hypothesis"]) for r in rows],
-                                [text_normalize(r["reference"]) for r in rows],
-                                [r["lang"] for r in rows])
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / f"hyps-{args.split}-ctc.tsv", "w", encoding="utf-8") as f:
-        f.write("id\tlang\treference\thypothesis\n")
-        for r in rows:
-            f.write(f"{r['id']}\t{r['lang']}\t{r['reference']}\t{r['hypothesis']}\n")
-    (args.out / f"scores-{args.split}-ctc.json").write_text(json.dumps(scores, indent=1) + "\n")
-    print(format_table(scores, ("wer", "cer")))
+    write_recognition(rows, args.out, args.split, "ctc")
     return 0
 
 

@@ -80,6 +80,27 @@ def recognition_scores(hyps: list[str], refs: list[str], langs: list[str]) -> di
     return out
 
 
+def write_recognition(rows: list[dict], out: Path, split: str, mode: str,
+                      extra: dict | None = None) -> dict:
+    """Score recognition rows (id, lang, reference, hypothesis), write
+    OUT/hyps-SPLIT-MODE.tsv and OUT/scores-SPLIT-MODE.json (with ``extra`` entries added),
+    print the table; returns the scores."""
+    scores = recognition_scores([text_normalize(r["hypothesis"]) for r in rows],
+                                [text_normalize(r["reference"]) for r in rows],
+                                [r["lang"] for r in rows])
+    out.mkdir(parents=True, exist_ok=True)
+    clean = lambda text: " ".join(str(text).split())  # no tab or newline breaks the TSV
+    with open(out / f"hyps-{split}-{mode}.tsv", "w", encoding="utf-8") as f:
+        f.write("id\tlang\treference\thypothesis\n")
+        for r in rows:
+            f.write("\t".join(clean(r[k]) for k in ("id", "lang", "reference", "hypothesis"))
+                    + "\n")
+    (out / f"scores-{split}-{mode}.json").write_text(
+        json.dumps({**scores, **(extra or {})}, indent=1) + "\n")
+    print(format_table(scores, ("wer", "cer")))
+    return scores
+
+
 def score_generate_output(generate_output: str | Path, manifest: str | Path) -> dict:
     rows = read_tsv(manifest)
     hyps = read_generate_output(generate_output)
