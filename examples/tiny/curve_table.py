@@ -35,7 +35,11 @@ def collect(exp: Path, variants: list[str]) -> dict:
 
 
 DEV_KEYS = ("loss", "nll_loss", "accuracy", "ctc_loss", "loss_ctc", "enc_variation",
-            "enc_pooled_cos")
+            "enc_pooled_cos", "acc_w2v_contrastive", "acc_w2v_mlm", "acc_text_mlm",
+            "acc_tlm_speech", "code_usage")
+# one panel per group: its first key the logs have (fine-tuning, then pre-training names)
+PANELS = (("nll_loss", "loss"), ("accuracy", "acc_w2v_contrastive"), ("acc_w2v_mlm",),
+          ("ctc_loss", "loss_ctc"), ("enc_variation",))
 
 
 def dev_curve(log: Path) -> list[dict]:
@@ -59,9 +63,9 @@ def plot_dev(dev: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in ("nll_loss", "accuracy", "ctc_loss", "loss_ctc", "loss", "enc_variation")
-            if any(k in p for points in dev.values() for p in points)]
-    keys = [k for k in keys if not (k == "loss" and "nll_loss" in keys)][:4]
+    logged = {k for points in dev.values() for p in points for k in p}
+    keys = [next(k for k in group if k in logged) for group in PANELS
+            if any(k in logged for k in group)]
     fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.3), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for variant, points in dev.items():
