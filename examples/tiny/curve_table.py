@@ -57,26 +57,33 @@ def dev_curve(log: Path) -> list[dict]:
     return points
 
 
-def plot_dev(dev: dict, path: Path) -> None:
+def _plot_panels(path: Path, panels: list, xlabel: str, marker=None) -> None:
+    """One panel per (ylabel, {variant: (xs, ys)}), side by side, into ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    logged = {k for points in dev.values() for p in points for k in p}
-    keys = [next(k for k in group if k in logged) for group in PANELS
-            if any(k in logged for k in group)]
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.3), squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        for variant, points in dev.items():
-            xs = [p["update"] for p in points if key in p]
-            ax.plot(xs, [p[key] for p in points if key in p], label=variant)
-        ax.set_xlabel("update")
-        ax.set_ylabel(f"dev {key}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.4), squeeze=False)
+    for ax, (ylabel, lines) in zip(axes[0], panels):
+        for variant, (xs, ys) in lines.items():
+            ax.plot(xs, ys, marker=marker, label=variant)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[0][0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+
+
+def plot_dev(dev: dict, path: Path) -> None:
+    logged = {k for points in dev.values() for p in points for k in p}
+    keys = [next(k for k in group if k in logged) for group in PANELS
+            if any(k in logged for k in group)]
+    panels = [(f"dev {key}", {v: ([p["update"] for p in points if key in p],
+                                  [p[key] for p in points if key in p])
+                              for v, points in dev.items()}) for key in keys]
+    _plot_panels(path, panels, "update")
 
 
 def metric_names(curve: dict) -> tuple[str, ...]:
@@ -86,22 +93,10 @@ def metric_names(curve: dict) -> tuple[str, ...]:
 
 
 def plot(curve: dict, metrics: tuple[str, ...], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        for variant, points in curve.items():
-            xs = [e for e, p in points.items() if metric in p]
-            ax.plot(xs, [points[e][metric] for e in xs], marker="o", label=variant)
-        ax.set_xlabel("fine-tuning epoch")
-        ax.set_ylabel(f"test {metric}")
-        ax.grid(alpha=0.3)
-    axes[0][0].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    panels = [(f"test {m}", {v: ([e for e, p in points.items() if m in p],
+                                 [p[m] for p in points.values() if m in p])
+                             for v, points in curve.items()}) for m in metrics]
+    _plot_panels(path, panels, "fine-tuning epoch", marker="o")
 
 
 def main() -> None:
