@@ -28,12 +28,11 @@ class SpeechToTextDatasetWithSourceChars(SpeechToTextDatasetWithAudioFiles):
     carry the source transcript as characters; built by :func:`with_source_chars`."""
 
     char_dictionary: Dictionary
-    max_chars: int
+    source_chars: list  # one (U,) long tensor per row, encoded once by with_source_chars
 
     def __getitem__(self, index):
         item = super().__getitem__(index)
-        ids = encode(self.char_dictionary, self.src_texts[index])[: self.max_chars]
-        item.source_chars = torch.tensor(ids, dtype=torch.long)
+        item.source_chars = self.source_chars[index]
         return item
 
     def collater(self, samples, return_order=False):
@@ -76,5 +75,7 @@ def with_source_chars(dataset, char_dictionary: Dictionary, max_chars: int = 512
                        "for the CTC loss (--max-source-chars)", dataset.split, long, max_chars)
     new = SpeechToTextDatasetWithSourceChars.__new__(SpeechToTextDatasetWithSourceChars)
     new.__dict__.update(reads_audio_files(dataset).__dict__)
-    new.char_dictionary, new.max_chars = char_dictionary, max_chars
+    new.char_dictionary = char_dictionary
+    new.source_chars = [torch.tensor(encode(char_dictionary, t)[:max_chars], dtype=torch.long)
+                        for t in texts]
     return new
