@@ -81,7 +81,7 @@ def _transcribe_pretrained(model, task, split: str, batch_size: int) -> list[dic
         fbank, lengths = batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"]
         padding = torch.arange(fbank.size(1))[None, :] >= lengths[:, None]
         speech = model.forward_speech(fbank, padding, quantize=False)
-        lprobs = torch.log_softmax(model.ctc_head(speech.context).float(), -1).transpose(0, 1)
+        lprobs = torch.log_softmax(model.ctc_logits(speech.context).float(), -1).transpose(0, 1)
         out_lengths = (~speech.padding_mask).sum(-1)
         for i, ids in zip(batch["id"].tolist(), greedy_ctc(lprobs, out_lengths, blank)):
             row = ds.rows[i]

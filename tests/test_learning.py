@@ -1,7 +1,8 @@
 """Learning smoke tests: the tiny presets overfit a handful of training utterances through
-fairseq-train with the recipes' optimiser settings, and a model whose encoder output is
-zeroed (``--blind-encoder``) cannot do the same. A model that ignores its input fails
-these tests; so does an encoder that collapses toward one constant vector.
+fairseq-train with the recipes' optimiser settings (speech translation, the transducer,
+and the pre-training's CTC objective), and a model whose encoder output is zeroed
+(``--blind-encoder``) cannot do the same. A model that ignores its input fails these
+tests; so does an encoder that collapses toward one constant vector.
 
 The corpus fixture has 6 training utterances: 3 English sentences, each spoken in German
 and Korean."""
@@ -105,3 +106,37 @@ def test_transducer_overfits_a_handful_of_utterances_and_blind_cannot(tiny_corpu
     _train_asr(tiny_corpus, tmp_path / "blind", "--blind-encoder")
     blind = _transcribe(tiny_corpus, tmp_path / "blind/checkpoint_last.pt", tmp_path / "bdec")
     assert blind["all"]["cer"] > 50, blind
+
+
+def _pretrain_ctc(corpus: Path, save: Path, *extra) -> str:
+    """The pre-training task and criterion with only the CTC objective on: every batch is
+    the 6 paired training utterances."""
+    off = [a for k in ("w2v-contrastive", "w2v-mlm", "w2v-diversity", "text-mlm", "tlm-text",
+                       "tlm-speech") for a in (f"--{k}-weight", "0")]
+    return _run("fairseq-train", corpus, "--user-dir", REPO / "mslam_plugin", "--cpu",
+                "--num-workers", "0", "--seed", "1", "--task", "mslam_pretraining",
+                "--arch", "mslam_tiny", "--criterion", "mslam_pretraining", *off,
+                "--batch-size", "1", "--speech-sequences", "0", "--text-sequences", "0",
+                "--paired-sequences", "6", "--batches-per-epoch", "10", "--dropout", "0",
+                "--optimizer", "adam", "--adam-betas", "(0.9, 0.98)", "--lr", "2e-3",
+                "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "50", "--clip-norm", "10.0",
+                "--max-update", "500", "--disable-validation", "--no-epoch-checkpoints",
+                "--save-interval", "1000", "--log-format", "simple", "--log-interval", "20",
+                "--save-dir", save, *extra)
+
+
+def _ctc_transcribe(corpus: Path, ckpt: Path, out: Path) -> dict:
+    _run("python", "-m", "mslam_plugin.decode_ctc", "--data", corpus, "--split", "paired_train",
+         "--checkpoint", ckpt, "--out", out)
+    return json.loads((out / "scores-paired_train-ctc.json").read_text())
+
+
+@pytest.mark.slow
+def test_pretraining_ctc_overfits_a_handful_of_utterances_and_blind_cannot(tiny_corpus, tmp_path):
+    _pretrain_ctc(tiny_corpus, tmp_path / "ctc")
+    scores = _ctc_transcribe(tiny_corpus, tmp_path / "ctc/checkpoint_last.pt", tmp_path / "dec")
+    assert scores["all"]["cer"] < 20, scores
+
+    _pretrain_ctc(tiny_corpus, tmp_path / "blind", "--blind-encoder")
+    blind = _ctc_transcribe(tiny_corpus, tmp_path / "blind/checkpoint_last.pt", tmp_path / "bdec")
+    assert blind["all"]["cer"] > 80, blind

@@ -76,6 +76,24 @@ def test_encoder_takes_speech_or_characters():
                                atol=1e-5, rtol=1e-4)
 
 
+def test_blind_encoder_gives_zeros_of_the_real_shape_and_skips_the_encoder():
+    real = _model()
+    blind = _model()
+    blind.encoder.blind = True
+    fbank, lengths = torch.randn(2, 80, 80), torch.tensor([80, 40])
+    want = real.encoder(fbank, lengths)
+    got = blind.encoder(fbank, lengths)
+    assert got["encoder_out"][0].shape == want["encoder_out"][0].shape
+    assert torch.equal(got["encoder_padding_mask"][0], want["encoder_padding_mask"][0])
+    assert not got["encoder_out"][0].any()
+    prev = torch.randint(4, 44, (2, 5))
+    blind(fbank, lengths, prev)[0].sum().backward()
+    # the speech and multimodal encoders ran neither forward nor backward
+    assert all(p.grad is None for n, p in blind.named_parameters()
+               if n.startswith(("encoder.speech_encoder.", "encoder.multimodal_encoder.")))
+    assert any(p.grad is not None for p in blind.decoder.parameters())
+
+
 def _text_dataset(corpus: Path, split: str = "mt_test") -> TextTranslationDataset:
     bpe = build_bpe(argparse.Namespace(bpe="sentencepiece",
                                        sentencepiece_model=str(corpus / "spm_unigram_en.model")))

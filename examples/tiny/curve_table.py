@@ -36,7 +36,7 @@ def collect(exp: Path, variants: list[str]) -> dict:
 
 DEV_KEYS = ("loss", "nll_loss", "accuracy", "ctc_loss", "loss_ctc", "enc_variation",
             "enc_pooled_cos", "acc_w2v_contrastive", "acc_w2v_mlm", "acc_text_mlm",
-            "acc_tlm_speech", "code_usage")
+            "acc_tlm_speech", "code_usage", "code_perplexity")
 # one panel per group: its first key the logs have (fine-tuning, then pre-training names)
 PANELS = (("nll_loss", "loss"), ("accuracy", "acc_w2v_contrastive"), ("acc_w2v_mlm",),
           ("ctc_loss", "loss_ctc"), ("enc_variation",))

@@ -5,8 +5,8 @@
 # per language (examples/covost2/decode.sh), and with the source CTC loss the greedy CTC
 # transcript's CER (python -m mslam_plugin.decode_ctc); ASR greedy, WER and CER
 # (python -m mslam_plugin.decode_asr --beam 1). Each variant is one run: "real", and the
-# control "blind" (--blind-encoder: the decoder or joint network sees zeros in place of
-# the encoder output). The distance between the two is the evidence that the model uses
+# control "blind" (the fine-tuning script's --blind: the decoder or joint network sees
+# zeros in place of the encoder output). The distance between the two is the evidence that the model uses
 # the speech.
 #
 # usage: examples/tiny/learning_curve.sh --task st|asr [--data DIR] [--exp DIR]
@@ -47,13 +47,14 @@ exp=${exp:-exp/tiny/${task}_curve}
 log() { echo "$(date +%H:%M:%S) [${task}_curve] $*"; }
 
 for variant in $variants; do
-  extra=(--max-epoch "$epochs" --save-interval 1 "$@")
-  [ "$variant" = blind ] && extra+=(--blind-encoder)
+  control=()
+  [ "$variant" = blind ] && control=(--blind)
   dir="$exp/$variant"
   log "$variant: train $epochs epochs -> $dir"
   start=$SECONDS
   bash "examples/tiny/finetune_$task.sh" --data "$data" --exp "$dir" --pretrained "$pretrained" \
-    --max-update 100000 --epoch-checkpoints -- "${extra[@]}"
+    "${control[@]}" --max-update 100000 --epoch-checkpoints -- \
+    --max-epoch "$epochs" --save-interval 1 "$@"
   log "$variant: trained in $((SECONDS - start)) s"
   for e in $eval_epochs; do
     out="$dir/decode/epoch$e"
@@ -62,10 +63,9 @@ for variant in $variants; do
     if [ "$task" = st ]; then
       bash examples/covost2/decode.sh --data "$data" --checkpoint "$dir/checkpoint$e.pt" \
         --out "$out" -- --max-len-a 0.1 --max-len-b 20 | tail -1
-      if [[ " $* " == *" label_smoothed_cross_entropy_with_ctc "* ]]; then  # source CTC head
-        python -m mslam_plugin.decode_ctc --data "$data" --split test_st \
-          --checkpoint "$dir/checkpoint$e.pt" --out "$out" 2> "$out/ctc.log" | grep "| all"
-      fi
+      python -m mslam_plugin.decode_ctc --data "$data" --split test_st \
+        --checkpoint "$dir/checkpoint$e.pt" --out "$out" 2> "$out/ctc.log" | grep "| all" \
+        || log "$variant: no source CTC transcript ($out/ctc.log)"
     else
       python -m mslam_plugin.decode_asr --data "$data" --split paired_test --beam 1 \
         --checkpoint "$dir/checkpoint$e.pt" --out "$out" 2> "$out.log" | tail -1

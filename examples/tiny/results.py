@@ -1,7 +1,8 @@
-"""The last stage of the tiny recipe: one results table (per language and overall: ST BLEU
-and chrF from speech, zero-shot text-translation BLEU and chrF, ASR WER and CER with
-greedy and beam search, decoding real-time factors) and PNG plots of the training curves
-of every stage (train loss per logged update, dev loss at each validation).
+"""The last stage of the tiny recipe: the results table (per language and overall: ASR
+greedy WER and CER, ST BLEU and chrF from speech and zero-shot from text, each beside its
+blind control, and the source CTC head's CER), the demo's targets met or not, each
+stage's dev figures at its first and last validation, and PNG plots of every dev
+validation (examples/tiny/curve_table.py's panels).
 
 usage: python examples/tiny/results.py EXP_DIR [--out EXP_DIR/results.md]
 """
@@ -14,78 +15,115 @@ import re
 import sys
 from pathlib import Path
 
-INNER = re.compile(r"train_inner \|.*?\bloss=([0-9.]+).*?num_updates=(\d+)")
-VALID = re.compile(r"valid on '[^']+' subset \| loss ([0-9.]+).*?\| num_updates (\d+)")
+sys.path.insert(0, str(Path(__file__).parent))
+from curve_table import dev_curve, plot_dev  # noqa: E402
 
-
-def curves(log: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    train, dev = [], []
-    if log.is_file():
-        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-            if m := INNER.search(line):
-                train.append((int(m.group(2)), float(m.group(1))))
-            elif m := VALID.search(line):
-                dev.append((int(m.group(2)), float(m.group(1))))
-    return train, dev
-
-
-def plot(exp: Path, stages: dict[str, str]) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    for name, title in stages.items():
-        train, dev = curves(exp / name / "train.log")
-        if not train:
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        ax.plot(*zip(*train), marker=".", label="train")
-        if dev:
-            ax.plot(*zip(*dev), marker="o", linestyle="--", label="dev")
-        ax.set_xlabel("update")
-        ax.set_ylabel("loss")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        path = exp / f"curve_{name}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        written.append(path)
-    return written
+ASR_CER_TARGET = 35.0
+CHRF_MARGIN_TARGET = 10.0
+# stage: (train logs of its variants, dev figures shown first vs last)
+STAGES = {
+    "pretrain": ({"pretrain": "pretrain"},
+                 ("loss", "acc_w2v_contrastive", "acc_w2v_mlm", "acc_text_mlm", "loss_ctc",
+                  "code_usage", "enc_variation")),
+    "asr": ({"asr": "asr"}, ("loss", "enc_variation", "enc_pooled_cos")),
+    "st": ({"real": "st", "blind": "st_blind"},
+           ("nll_loss", "accuracy", "ctc_loss", "enc_variation", "enc_pooled_cos")),
+}
 
 
 def load(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def table(exp: Path) -> str:
-    st = load(exp / "st/decode/scores-test_st-speech.json")
-    zs = load(exp / "st/decode/scores-test_st-text.json")
-    greedy = load(exp / "asr/decode/scores-paired_test-greedy.json")
-    beam = load(exp / "asr/decode/scores-paired_test-beam4.json")
-    langs = [k for k in (st or beam or greedy) if k not in ("all", "rtf")]
-    head = ("| lang | ST BLEU | ST chrF | zero-shot text BLEU | zero-shot chrF | "
-            "WER greedy | CER greedy | WER beam 4 | CER beam 4 |")
-    lines = [head, "|" + "---|" * 9]
+def scores(exp: Path) -> dict[str, dict]:
+    return {
+        "asr": load(exp / "asr/decode/scores-paired_test-greedy.json"),
+        "st": load(exp / "st/decode/scores-test_st-speech.json"),
+        "st_blind": load(exp / "st_blind/decode/scores-test_st-speech.json"),
+        "text": load(exp / "st/decode/scores-test_st-text.json"),
+        "text_blind": load(exp / "st_blind/decode/scores-test_st-text.json"),
+        "ctc": load(exp / "st/decode/scores-test_st-ctc.json"),
+    }
 
-    def cell(scores, lang, key):
-        return f"{scores[lang][key]:.2f}" if lang in scores else "-"
 
+COLUMNS = (("ASR WER", "asr", "wer"), ("ASR CER", "asr", "cer"),
+           ("ST BLEU", "st", "bleu"), ("blind BLEU", "st_blind", "bleu"),
+           ("ST chrF", "st", "chrf"), ("blind chrF", "st_blind", "chrf"),
+           ("zero-shot text chrF", "text", "chrf"), ("blind text chrF", "text_blind", "chrf"),
+           ("source CTC CER", "ctc", "cer"))
+
+
+def table(s: dict[str, dict]) -> list[str]:
+    langs = sorted({k for v in s.values() for k in v if k not in ("all", "rtf")})
+    lines = ["| lang | " + " | ".join(c[0] for c in COLUMNS) + " |",
+             "|" + "---|" * (len(COLUMNS) + 1)]
     for lang in langs + ["all"]:
-        lines.append(f"| {lang} | " + " | ".join([
-            cell(st, lang, "bleu"), cell(st, lang, "chrf"), cell(zs, lang, "bleu"),
-            cell(zs, lang, "chrf"), cell(greedy, lang, "wer"), cell(greedy, lang, "cer"),
-            cell(beam, lang, "wer"), cell(beam, lang, "cer")]) + " |")
-    for name, scores in (("greedy", greedy), ("beam 4", beam)):
-        if "rtf" in scores:
-            r = scores["rtf"]
-            lines.append(f"\nASR decoding real-time factor, {name}: {r['rtf']:.4f} "
-                         f"({r['decode_seconds']:.1f} s for {r['audio_seconds']:.0f} s of audio, "
-                         f"{r['device']}, {r['threads']} threads)")
-    return "\n".join(lines)
+        cells = [f"{s[src][lang][key]:.2f}" if lang in s[src] else "-"
+                 for _, src, key in COLUMNS]
+        lines.append(f"| {lang} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def pretraining_target(exp: Path) -> list[str]:
+    """Contrastive and masked-code accuracy at the last validation against chance: 1 in
+    (1 + negatives) for the contrastive task, 1 in the codebook's perplexity (the codes
+    in use) for the masked codes."""
+    log = exp / "pretrain/train.log"
+    dev = dev_curve(log)
+    if not dev or "acc_w2v_contrastive" not in dev[-1]:
+        return []
+    last = dev[-1]
+    negatives = re.search(r"'num_negatives': (\d+)", log.read_text(encoding="utf-8"))
+    chance = 1 / (1 + int(negatives.group(1))) if negatives else None
+    line = (f"- pre-training, dev at update {last['update']}: contrastive accuracy "
+            f"{100 * last['acc_w2v_contrastive']:.1f}%")
+    if chance:
+        line += f" (chance {100 * chance:.1f}%)"
+    line += f", masked-code accuracy {100 * last['acc_w2v_mlm']:.1f}%"
+    if "code_perplexity" in last:
+        line += f" (1 in the {last['code_perplexity']:.0f} codes in use: {100 / last['code_perplexity']:.1f}%)"
+    if "code_usage" in last:
+        line += f", code usage {100 * last['code_usage']:.0f}% of the codebook"
+    return [line]
+
+
+def targets(s: dict[str, dict]) -> list[str]:
+    def overall(src, key):
+        return s[src].get("all", {}).get(key)
+
+    out = []
+    cer = overall("asr", "cer")
+    if cer is not None:
+        out.append(f"- ASR greedy CER {cer:.1f}% on unseen sentences (target at most "
+                   f"{ASR_CER_TARGET:.0f}%): {'met' if cer <= ASR_CER_TARGET else 'NOT met'}")
+    for name, real, blind in (("ST from speech", "st", "st_blind"),
+                              ("zero-shot text translation", "text", "text_blind")):
+        a, b = overall(real, "chrf"), overall(blind, "chrf")
+        if a is not None and b is not None:
+            out.append(f"- {name}: chrF {a:.1f} against {b:.1f} for the blind control, "
+                       f"{a - b:+.1f} (target +{CHRF_MARGIN_TARGET:.0f}): "
+                       f"{'met' if a - b >= CHRF_MARGIN_TARGET else 'NOT met'}")
+    if out and any("NOT met" in line for line in out):
+        out.append("  (docs/learning_curves.md shows how each figure moves with the budget)")
+    return out
+
+
+def first_last(exp: Path) -> tuple[list[str], dict[str, dict]]:
+    lines, curves = [], {}
+    for stage, (variants, keys) in STAGES.items():
+        dev = {name: dev_curve(exp / d / "train.log") for name, d in variants.items()}
+        dev = {name: points for name, points in dev.items() if points}
+        if not dev:
+            continue
+        curves[stage] = dev
+        lines += ["", f"{stage}: dev at the first and last validation", "",
+                  "| run | update | " + " | ".join(keys) + " |",
+                  "|" + "---|" * (len(keys) + 2)]
+        for name, points in dev.items():
+            for p in (points[0], points[-1]) if len(points) > 1 else points:
+                cells = [f"{p[k]:.4g}" if k in p else "-" for k in keys]
+                lines.append(f"| {name} | {p['update']} | " + " | ".join(cells) + " |")
+    return lines, curves
 
 
 def main(argv=None) -> int:
@@ -93,14 +131,25 @@ def main(argv=None) -> int:
     p.add_argument("exp", type=Path)
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-    text = table(args.exp)
-    pngs = plot(args.exp, {"pretrain": "mSLAM pre-training (mslam_tiny)",
-                           "st": "speech translation fine-tuning (mslam_st_tiny)",
-                           "asr": "transducer ASR fine-tuning (mslam_transducer_tiny)"})
+    s = scores(args.exp)
+    lines = ["Test split: sentences never seen in training. ASR greedy; ST beam 5; the blind "
+             "control's decoder sees zeros in place of the encoder output.", ""]
+    lines += table(s) + [""] + pretraining_target(args.exp) + targets(s)
+    dev_lines, curves = first_last(args.exp)
+    lines += dev_lines
+    pngs = []
+    for stage, dev in curves.items():
+        path = args.exp / f"dev_{stage}.png"
+        try:
+            plot_dev(dev, path)
+            pngs.append(str(path))
+        except ImportError:
+            break
+    text = "\n".join(lines)
     out = args.out or args.exp / "results.md"
     out.write_text(text + "\n", encoding="utf-8")
     print(text)
-    print(f"\ntable: {out}; training curves: {', '.join(str(p) for p in pngs)}")
+    print(f"\ntable: {out}; dev curves: {', '.join(pngs) or 'none (no matplotlib)'}")
     return 0
 
 

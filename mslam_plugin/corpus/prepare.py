@@ -176,9 +176,9 @@ def parse_args(argv=None):
     p.add_argument("--help-root", type=Path, default=DEFAULT_ROOT)
     p.add_argument("--langs", default=",".join(units.DEFAULT_LANGS),
                    help="comma-separated; any of: " + ",".join(units.ALL_LANGS))
-    p.add_argument("--train-units", type=int, default=200)
-    p.add_argument("--dev-units", type=int, default=25)
-    p.add_argument("--test-units", type=int, default=25)
+    p.add_argument("--train-units", type=int, default=1000)
+    p.add_argument("--dev-units", type=int, default=60)
+    p.add_argument("--test-units", type=int, default=100)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--variants", default=",".join(synthesis.DEFAULT_VARIANTS),
                    help="espeak-ng voice variants used as speakers ('' = default voice)")

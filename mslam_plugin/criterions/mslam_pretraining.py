@@ -166,7 +166,7 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
 
     def _ctc(self, model, batch, out):
         speech = model.forward_speech(batch["fbank"], batch["fbank_padding_mask"], quantize=False)
-        lprobs = F.log_softmax(model.ctc_head(speech.context).float(), dim=-1).transpose(0, 1)
+        lprobs = F.log_softmax(model.ctc_logits(speech.context).float(), dim=-1).transpose(0, 1)
         transcript = batch["transcript"]
         target_lengths = transcript.ne(self.pad).sum(-1)
         input_lengths = (~speech.padding_mask).sum(-1)

@@ -63,6 +63,7 @@ class MSLAMConfig(FairseqDataclass):
     contrastive_dim: int = field(default=768, metadata={"help": "dim of the contrastive comparison space"})
     checkpoint_activations: bool = field(default=False, metadata={"help": "recompute each conformer layer in backward"})
     text_vocab_size: int = field(default=0, metadata={"help": "character vocab size when the task has no dictionary"})
+    blind_encoder: bool = field(default=False, metadata={"help": "control runs: what reads the encoder output sees zeros instead, so it cannot use the input (pre-training: the CTC head; speech translation: the decoder; transducer: the joint network)"})
 
 
 @register_model("mslam", dataclass=MSLAMConfig)
@@ -176,6 +177,13 @@ class MSLAMModel(BaseFairseqModel):
         context = self.multimodal_encoder(contrastive, padding_mask)
         quantized = self.quantize(features, padding_mask) if quantize else None
         return MSLAMSpeechOutput(features, padding_mask, mask, contrastive, context, quantized)
+
+    def ctc_logits(self, context: torch.Tensor) -> torch.Tensor:
+        """The CTC head on multimodal-encoder output ``context`` (B, T', D): (B, T', V).
+        The blind control (``blind_encoder``) gives it zeros."""
+        if getattr(self.cfg, "blind_encoder", False):
+            context = torch.zeros_like(context)
+        return self.ctc_head(context)
 
     def forward_text(self, tokens) -> MSLAMTextOutput:
         """``tokens`` (B, U) character ids right-padded with the dictionary's pad."""

@@ -42,7 +42,6 @@ class MSLAMSTConfig(MSLAMConfig):
     decoder_attention_dropout: float = field(default=0.1, metadata={"help": "decoder attention dropout"})
     share_decoder_input_output_embed: bool = field(default=True, metadata={"help": "tie decoder input and output embeddings"})
     source_ctc: bool = field(default=False, metadata={"help": "a CTC head over the source transcript's characters on the multimodal encoder output (ESPnet ST's auxiliary CTC), initialised from the pre-training's CTC head; the task sets it when --criterion label_smoothed_cross_entropy_with_ctc has --ctc-weight > 0"})
-    blind_encoder: bool = field(default=False, metadata={"help": "control runs: the decoder sees zeros instead of the encoder output, so it cannot use the input (the blind baseline of docs/learning_curves.md)"})
     speaker_to_id: Optional[str] = field(default=None, metadata={"help": "set by fairseq's speech_to_text task; unused"})
 
 
@@ -61,6 +60,7 @@ class MSLAMSTEncoder(FairseqEncoder):
         self.text_embedding = full.text_embedding
         self.proj = (nn.Linear(cfg.encoder_embed_dim, out_dim)
                      if cfg.encoder_embed_dim != out_dim else nn.Identity())
+        self.proj_dim = out_dim
         self.blind = bool(getattr(cfg, "blind_encoder", False))
         self.ctc_head = full.ctc_head if getattr(cfg, "source_ctc", False) else None
         self.ctc_blank: Optional[int] = None  # set by build_model from the character vocabulary
@@ -91,17 +91,27 @@ class MSLAMSTEncoder(FairseqEncoder):
             t = src_tokens.size(1)
             fbank_mask = torch.arange(t, device=src_tokens.device)[None, :] >= src_lengths[:, None]
             feats, padding_mask = self.frontend(src_tokens, fbank_mask)
-            x = self.feature_dropout(self.feature_norm(feats))
-            x = self.speech_encoder(x, padding_mask)
+            x = feats
+            if not self.blind or self.ctc_head is not None:
+                x = self.speech_encoder(self.feature_dropout(self.feature_norm(feats)),
+                                        padding_mask)
+        if self.blind and self.ctc_head is None:
+            # nothing reads the encoder: skip it (the control then trains only its decoder)
+            b, t_out = padding_mask.shape
+            return self._encoder_out(x.new_zeros(b, t_out, self.proj_dim), padding_mask, None)
         hidden = self.multimodal_encoder(x, padding_mask)
         x = self.proj(hidden).masked_fill(padding_mask[..., None], 0.0)
         if self.blind:
             x = torch.zeros_like(x)
+        return self._encoder_out(x, padding_mask, hidden if self.ctc_head is not None else None)
+
+    @staticmethod
+    def _encoder_out(x, padding_mask, ctc_features):
         out = {"encoder_out": [x.transpose(0, 1)], "encoder_padding_mask": [padding_mask],
                "encoder_embedding": [], "encoder_states": [], "src_tokens": [],
                "src_lengths": []}
-        if self.ctc_head is not None:
-            out["ctc_features"] = [hidden.transpose(0, 1)]
+        if ctc_features is not None:
+            out["ctc_features"] = [ctc_features.transpose(0, 1)]
         return out
 
     def reorder_encoder_out(self, encoder_out, new_order):

@@ -37,7 +37,6 @@ class MSLAMTransducerConfig(MSLAMConfig):
     predictor_hidden_dim: int = field(default=640, metadata={"help": "LSTM units of the prediction network"})
     predictor_dropout: float = field(default=0.1, metadata={"help": "dropout in the prediction network"})
     ctc_weight: float = field(default=0.0, metadata={"help": "weight of an auxiliary CTC loss over graphemes on the encoder output (icefall, ESPnet); 0 (the paper's recipe) builds no CTC head"})
-    blind_encoder: bool = field(default=False, metadata={"help": "control runs: the joint network sees zeros instead of the encoder output"})
     joint_activation: ChoiceEnum(["tanh", "relu"]) = field(default="tanh", metadata={"help": "joint network non-linearity"})
 
 
