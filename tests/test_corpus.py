@@ -2,10 +2,11 @@
 
 import json
 import shutil
+import subprocess
 
 import soundfile as sf
 
-from conftest import run_prepare
+from conftest import REPO, TINY_ARGS, run_prepare
 from mslam_plugin.data.char_vocab import BLANK, MASK, load_char_dictionary
 from mslam_plugin.data.manifest import COLUMNS, kind_of, num_fbank_frames, read_manifest
 
@@ -81,6 +82,16 @@ def test_rerun_resumes_and_resynthesises_only_what_is_missing(tiny_corpus, tmp_p
     assert "(1 newly synthesised)" in log
     assert "stage 1 (units): done already" in log and "stage 3 (text): done already" in log
     assert sf.info(str(victim)).frames > 0
+
+
+def test_rerun_with_other_options_is_refused(tiny_corpus, tmp_path):
+    corpus = tmp_path / "copy"
+    shutil.copytree(tiny_corpus, corpus)
+    proc = subprocess.run(["bash", str(REPO / "examples/tiny/prepare.sh"), "--data", str(corpus),
+                           *TINY_ARGS, "--train-units", "4"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert f"{corpus} was built with other options" in proc.stderr
+    assert (corpus / "units.tsv").read_bytes() == (tiny_corpus / "units.tsv").read_bytes()
 
 
 def test_build_is_deterministic_given_the_seed(tiny_corpus, tmp_path):

@@ -109,8 +109,9 @@ def test_transducer_overfits_a_handful_of_utterances_and_blind_cannot(tiny_corpu
 
 
 def _pretrain_ctc(corpus: Path, save: Path, *extra) -> str:
-    """The pre-training task and criterion with only the CTC objective on: every batch is
-    the 6 paired training utterances."""
+    """The pre-training task and criterion with only the CTC objective on: every batch
+    draws 6 of the 6 paired training utterances (with replacement). At this rate the CTC
+    loss sits near 3.8 for about 250 updates, then falls to 0.01 by update 450."""
     off = [a for k in ("w2v-contrastive", "w2v-mlm", "w2v-diversity", "text-mlm", "tlm-text",
                        "tlm-speech") for a in (f"--{k}-weight", "0")]
     return _run("fairseq-train", corpus, "--user-dir", REPO / "mslam_plugin", "--cpu",
@@ -137,6 +138,9 @@ def test_pretraining_ctc_overfits_a_handful_of_utterances_and_blind_cannot(tiny_
     scores = _ctc_transcribe(tiny_corpus, tmp_path / "ctc/checkpoint_last.pt", tmp_path / "dec")
     assert scores["all"]["cer"] < 20, scores
 
-    _pretrain_ctc(tiny_corpus, tmp_path / "blind", "--blind-encoder")
+    log = _pretrain_ctc(tiny_corpus, tmp_path / "blind", "--blind-encoder")
+    # the control trained all the same: every logged loss finite, through update 500
+    losses = re.findall(r"loss_ctc=([^,\s]+).*num_updates=(\d+)", log)
+    assert losses and losses[-1][1] == "500" and all(float(v) < 100 for v, _ in losses), log[-2000:]
     blind = _ctc_transcribe(tiny_corpus, tmp_path / "blind/checkpoint_last.pt", tmp_path / "bdec")
     assert blind["all"]["cer"] > 80, blind

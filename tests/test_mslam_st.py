@@ -38,8 +38,8 @@ class _Task:
         self.cfg = argparse.Namespace(max_target_positions=64)
 
 
-def _model():
-    ns = argparse.Namespace(decoder_dropout=0.0, dropout=0.0, text_vocab_size=50)
+def _model(**cfg):
+    ns = argparse.Namespace(decoder_dropout=0.0, dropout=0.0, text_vocab_size=50, **cfg)
     ARCH_CONFIG_REGISTRY["mslam_st_tiny"](ns)
     torch.manual_seed(0)
     return MSLAMSTModel.build_model(MSLAMSTConfig(**vars(ns)), _Task()).eval()
@@ -76,22 +76,35 @@ def test_encoder_takes_speech_or_characters():
                                atol=1e-5, rtol=1e-4)
 
 
+def _calls(module: torch.nn.Module) -> list:
+    """A list that grows by one entry each time ``module`` runs forward."""
+    calls = []
+    module.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
 def test_blind_encoder_gives_zeros_of_the_real_shape_and_skips_the_encoder():
-    real = _model()
-    blind = _model()
-    blind.encoder.blind = True
-    fbank, lengths = torch.randn(2, 80, 80), torch.tensor([80, 40])
-    want = real.encoder(fbank, lengths)
-    got = blind.encoder(fbank, lengths)
-    assert got["encoder_out"][0].shape == want["encoder_out"][0].shape
-    assert torch.equal(got["encoder_padding_mask"][0], want["encoder_padding_mask"][0])
-    assert not got["encoder_out"][0].any()
-    prev = torch.randint(4, 44, (2, 5))
-    blind(fbank, lengths, prev)[0].sum().backward()
-    # the speech and multimodal encoders ran neither forward nor backward
-    assert all(p.grad is None for n, p in blind.named_parameters()
-               if n.startswith(("encoder.speech_encoder.", "encoder.multimodal_encoder.")))
+    real, blind = _model(), _model(blind_encoder=True)
+    speech = _calls(blind.encoder.speech_encoder)
+    shared = _calls(blind.encoder.multimodal_encoder)
+    chars = torch.randint(6, 50, (2, 12))
+    for src, lengths in ((torch.randn(2, 80, 80), torch.tensor([80, 40])),
+                         (chars, torch.tensor([12, 12]))):
+        want, got = real.encoder(src, lengths), blind.encoder(src, lengths)
+        assert got["encoder_out"][0].shape == want["encoder_out"][0].shape
+        assert torch.equal(got["encoder_padding_mask"][0], want["encoder_padding_mask"][0])
+        assert not got["encoder_out"][0].any()
+        blind(src, lengths, torch.randint(4, 44, (2, 5)))[0].sum().backward()
+    assert not speech and not shared  # nothing reads the encoder: it never runs
     assert any(p.grad is not None for p in blind.decoder.parameters())
+
+
+def test_blind_encoder_with_source_ctc_still_trains_the_encoder():
+    blind = _model(blind_encoder=True, source_ctc=True)
+    shared = _calls(blind.encoder.multimodal_encoder)
+    out = blind.encoder(torch.randn(2, 80, 80), torch.tensor([80, 40]))
+    assert shared and not out["encoder_out"][0].any()
+    assert out["ctc_features"][0].shape == (20, 2, 144) and out["ctc_features"][0].abs().sum() > 0
 
 
 def _text_dataset(corpus: Path, split: str = "mt_test") -> TextTranslationDataset:

@@ -37,9 +37,10 @@ bash examples/tiny/finetune_st.sh --data "$data" --exp "$exp/st_text" \
 decode_st "$exp/st_text" speech text
 log "ASR from random initialisation"
 bash examples/tiny/finetune_asr.sh --data "$data" --exp "$exp/asr_random" --pretrained none
-for beam in 1 4; do
-  python -m mslam_plugin.decode_asr --data "$data" --split paired_test --beam "$beam" \
-    --checkpoint "$exp/asr_random/checkpoint_last.pt" --out "$exp/asr_random/decode" \
-    2> /dev/null | tail -1
+for dir in "$exp/asr_random" "$exp/asr"; do  # the demo decoded its model greedily only
+  for beam in 1 4; do
+    python -m mslam_plugin.decode_asr --data "$data" --split paired_test --beam "$beam" \
+      --checkpoint "$dir/checkpoint_last.pt" --out "$dir/decode" 2> /dev/null | tail -1
+  done
 done
 python examples/tiny/compare.py "$exp"

@@ -8,7 +8,8 @@
 # One model over all the corpus's languages, graphemes merged from paired_train.tsv (built
 # here if the corpus lacks dict.grapheme.txt). --ctc-weight W (default 0.3) adds a CTC
 # loss on the encoder output (icefall, ESPnet); 0 is the paper's recipe. --blind is the
-# control: the joint network sees zeros in place of the encoder output. Encoder and
+# control: the joint network sees zeros in place of the encoder output, no CTC loss (it
+# would read the same zeros), and the encoder is not run. Encoder and
 # decoder get their own peak learning rate and warm-up (the paper: 3e-4 / 5k and
 # 1e-3 / 1.5k updates; scaled here to a run of a few hundred updates); the encoder is
 # frozen for the first 100 updates while the fresh prediction and joint networks learn
@@ -21,6 +22,7 @@ exp=exp/tiny/asr
 pretrained=exp/tiny/pretrain/checkpoint_last.pt
 max_update=400
 ctc_weight=0.3
+blind=0
 keep_epochs=0
 extra=()
 while [ $# -gt 0 ]; do
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
     --pretrained) pretrained=$2; shift 2 ;;
     --max-update) max_update=$2; shift 2 ;;
     --ctc-weight) ctc_weight=$2; shift 2 ;;
-    --blind) extra+=(--blind-encoder); shift ;;
+    --blind) blind=1; shift ;;
     --epoch-checkpoints) keep_epochs=1; shift ;;
     --) shift; break ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
@@ -42,6 +44,7 @@ else
   extra+=(--text-vocab-size "$(($(wc -l < "$data/dict.char.txt") + 4))")
 fi
 if [ "$keep_epochs" = 0 ]; then extra+=(--no-epoch-checkpoints); fi
+if [ "$blind" = 1 ]; then extra+=(--blind-encoder); ctc_weight=0; fi
 if [ ! -f "$data/dict.grapheme.txt" ]; then
   python manifests/build_grapheme_vocab.py --out "$data/dict.grapheme.txt" "$data/paired_train.tsv"
 fi

@@ -12,13 +12,15 @@ data=data/tiny
 stage=1
 stop_stage=6
 extra=()
+content=()  # the options that change what is built
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) data=$2; shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    --langs|--train-units|--dev-units|--test-units|--seed|--workers|--variants|--vocab-size)
-      extra+=("$1" "$2"); shift 2 ;;
+    --langs|--train-units|--dev-units|--test-units|--seed|--variants|--vocab-size)
+      extra+=("$1" "$2"); content+=("$1" "$2"); shift 2 ;;
+    --workers) extra+=("$1" "$2"); shift 2 ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
@@ -26,6 +28,15 @@ done
 
 log() { echo "$(date +%H:%M:%S) [prepare] $*"; }
 mkdir -p "$data"
+# a rerun resumes a corpus only when it was built with the same options (and version)
+options="corpus-v2 ${content[*]}"
+if ls "$data"/.done.* > /dev/null 2>&1 && [ "$(cat "$data/.options" 2>/dev/null)" != "$options" ]; then
+  echo "error: $data was built with other options or by an earlier version" \
+       "(${data}/.options: '$(cat "$data/.options" 2>/dev/null)', now: '$options');" \
+       "remove it or choose another --data" >&2
+  exit 2
+fi
+echo "$options" > "$data/.options"
 
 run_stage() {
   local n=$1 name=$2

@@ -64,27 +64,34 @@ def table(s: dict[str, dict]) -> list[str]:
     return lines
 
 
-def pretraining_target(exp: Path) -> list[str]:
-    """Contrastive and masked-code accuracy at the last validation against chance: 1 in
-    (1 + negatives) for the contrastive task, 1 in the codebook's perplexity (the codes
-    in use) for the masked codes."""
+def pretraining_figures(exp: Path) -> list[str]:
+    """Contrastive and masked-code accuracy at the last validation, with what chance
+    gives: 1 in (1 + distinct negatives) for the contrastive task (the negatives are
+    drawn with replacement from the utterance's other masked frames, so with N draws
+    chance is 1 / (1 + N) or more), and the codebook's spread for the masked codes."""
     log = exp / "pretrain/train.log"
     dev = dev_curve(log)
-    if not dev or "acc_w2v_contrastive" not in dev[-1]:
+    if not dev:
         return []
     last = dev[-1]
-    negatives = re.search(r"'num_negatives': (\d+)", log.read_text(encoding="utf-8"))
-    chance = 1 / (1 + int(negatives.group(1))) if negatives else None
-    line = (f"- pre-training, dev at update {last['update']}: contrastive accuracy "
-            f"{100 * last['acc_w2v_contrastive']:.1f}%")
-    if chance:
-        line += f" (chance {100 * chance:.1f}%)"
-    line += f", masked-code accuracy {100 * last['acc_w2v_mlm']:.1f}%"
-    if "code_perplexity" in last:
-        line += f" (1 in the {last['code_perplexity']:.0f} codes in use: {100 / last['code_perplexity']:.1f}%)"
-    if "code_usage" in last:
-        line += f", code usage {100 * last['code_usage']:.0f}% of the codebook"
-    return [line]
+    negatives = re.findall(r"'num_negatives': (\d+)", log.read_text(encoding="utf-8"))
+    parts = []
+    if "acc_w2v_contrastive" in last:
+        part = f"contrastive accuracy {100 * last['acc_w2v_contrastive']:.1f}%"
+        if negatives:
+            n = int(negatives[-1])
+            part += (f" (chance 1 / (1 + distinct negatives): {100 / (1 + n):.1f}% with {n} "
+                     "distinct, more when the draws repeat frames)")
+        parts.append(part)
+    if "acc_w2v_mlm" in last:
+        part = f"masked-code accuracy {100 * last['acc_w2v_mlm']:.1f}%"
+        if "code_usage" in last and "code_perplexity" in last:
+            part += (f" (codes in use: {100 * last['code_usage']:.0f}% of the codebook, "
+                     f"code perplexity {last['code_perplexity']:.0f})")
+        parts.append(part)
+    if not parts:
+        return []
+    return [f"- pre-training, dev at update {last['update']}: " + ", ".join(parts)]
 
 
 def targets(s: dict[str, dict]) -> list[str]:
@@ -134,7 +141,7 @@ def main(argv=None) -> int:
     s = scores(args.exp)
     lines = ["Test split: sentences never seen in training. ASR greedy; ST beam 5; the blind "
              "control's decoder sees zeros in place of the encoder output.", ""]
-    lines += table(s) + [""] + pretraining_target(args.exp) + targets(s)
+    lines += table(s) + [""] + pretraining_figures(args.exp) + targets(s)
     dev_lines, curves = first_last(args.exp)
     lines += dev_lines
     pngs = []

@@ -13,7 +13,8 @@
 # transcript (mslam_plugin.decode_ctc), 5 the results table, the targets and the dev
 # curves (examples/tiny/results.py). The choices come from docs/learning_curves.md.
 # A rerun resumes: finished corpus stages and finished training stages are skipped, an
-# interrupted training continues from its last checkpoint, decoding runs again.
+# interrupted training continues from its last checkpoint, decoding runs again. A corpus
+# or experiment directory made by other options or an earlier version is refused.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,6 +36,17 @@ start=$SECONDS
 log "stage 1: corpus -> $data"
 bash examples/tiny/prepare.sh --data "$data"
 log "stage 1 done at $((SECONDS - start)) s; corpus summary: $data/corpus_stats.json"
+
+# a rerun resumes the models only when they were trained by this recipe on this corpus
+recipe="demo-v2 $(cat "$data/.options")"
+if ls "$exp"/*/checkpoint_last.pt > /dev/null 2>&1 \
+    && [ "$(cat "$exp/.recipe" 2>/dev/null)" != "$recipe" ]; then
+  echo "error: $exp holds models of another corpus or an earlier recipe: remove it or" \
+       "choose another --exp" >&2
+  exit 2
+fi
+mkdir -p "$exp"
+echo "$recipe" > "$exp/.recipe"
 
 trained() { python examples/tiny/trained.py "$1/checkpoint_last.pt" "$2"; }
 pretrained="$exp/pretrain/checkpoint_last.pt"

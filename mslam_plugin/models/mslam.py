@@ -63,7 +63,7 @@ class MSLAMConfig(FairseqDataclass):
     contrastive_dim: int = field(default=768, metadata={"help": "dim of the contrastive comparison space"})
     checkpoint_activations: bool = field(default=False, metadata={"help": "recompute each conformer layer in backward"})
     text_vocab_size: int = field(default=0, metadata={"help": "character vocab size when the task has no dictionary"})
-    blind_encoder: bool = field(default=False, metadata={"help": "control runs: what reads the encoder output sees zeros instead, so it cannot use the input (pre-training: the CTC head; speech translation: the decoder; transducer: the joint network)"})
+    blind_encoder: bool = field(default=False, metadata={"help": "control runs: what reads the encoder output sees zeros instead, so it cannot use the input (pre-training: the CTC head; speech translation: the decoder, while a source CTC head still reads and trains the encoder; transducer: the joint network and its CTC head). Where nothing reads the real output, the encoder is not run"})
 
 
 @register_model("mslam", dataclass=MSLAMConfig)
