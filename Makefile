@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.mslam-installed
 DATA ?= data/tiny
+DEMO_ARGS ?=
 
 .PHONY: install system demo test test-fast bench clean-data
 
@@ -26,7 +27,7 @@ $(STAMP): setup.py requirements.txt Makefile
 	touch $@
 
 demo: install
-	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/tiny/run.sh --data $(DATA)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/tiny/run.sh --data $(DATA) $(DEMO_ARGS)
 
 test: install
 	$(PY) -m pytest -ra
