@@ -4,7 +4,7 @@
 #   ST from mSLAM vs from random initialisation (same updates), speech + text
 #   fine-tuning vs speech only, zero-shot text translation; ASR from mSLAM vs random.
 #
-# usage: examples/tiny/compare.sh [--data DIR] [--exp DIR]   (about 25 minutes on 2 cores)
+# usage: examples/tiny/compare.sh [--data DIR] [--exp DIR]   (about 30 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
