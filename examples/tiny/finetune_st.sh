@@ -48,7 +48,7 @@ fi
 if [ "$keep_epochs" = 0 ]; then extra+=(--no-epoch-checkpoints); fi
 if [ "$blind" = 1 ]; then
   extra+=(--blind-encoder --criterion label_smoothed_cross_entropy)
-elif [ "$ctc_weight" != 0 ]; then
+elif awk "BEGIN { exit !($ctc_weight > 0) }"; then
   extra+=(--criterion label_smoothed_cross_entropy_with_ctc --ctc-weight "$ctc_weight")
 else
   extra+=(--criterion label_smoothed_cross_entropy)

@@ -64,13 +64,12 @@ def table(s: dict[str, dict]) -> list[str]:
     return lines
 
 
-def pretraining_figures(exp: Path) -> list[str]:
+def pretraining_figures(log: Path, dev: list[dict]) -> list[str]:
     """Contrastive and masked-code accuracy at the last validation, with what chance
     gives: 1 in (1 + distinct negatives) for the contrastive task (the negatives are
     drawn with replacement from the utterance's other masked frames, so with N draws
-    chance is 1 / (1 + N) or more), and the codebook's spread for the masked codes."""
-    log = exp / "pretrain/train.log"
-    dev = dev_curve(log)
+    chance is 1 / (1 + N) or more), and the codebook's spread for the masked codes.
+    ``dev``: the validations of ``log`` (curve_table.dev_curve)."""
     if not dev:
         return []
     last = dev[-1]
@@ -141,9 +140,11 @@ def main(argv=None) -> int:
     s = scores(args.exp)
     lines = ["Test split: sentences never seen in training. ASR greedy; ST beam 5; the blind "
              "control's decoder sees zeros in place of the encoder output.", ""]
-    lines += table(s) + [""] + pretraining_figures(args.exp) + targets(s)
     dev_lines, curves = first_last(args.exp)
-    lines += dev_lines
+    lines += table(s) + [""]
+    lines += pretraining_figures(args.exp / "pretrain/train.log",
+                                 curves.get("pretrain", {}).get("pretrain", []))
+    lines += targets(s) + dev_lines
     pngs = []
     for stage, dev in curves.items():
         path = args.exp / f"dev_{stage}.png"

@@ -85,20 +85,18 @@ class MSLAMSTEncoder(FairseqEncoder):
         (B, U) long. Returns fairseq's encoder_out dict: ``encoder_out`` [(T', B, C)],
         ``encoder_padding_mask`` [(B, T')], and with a source CTC head ``ctc_features``
         [(T', B, D)], the multimodal encoder's output before the projection to C."""
+        skip = self.blind and self.ctc_head is None  # nothing reads the encoder: not run
         if src_tokens.dtype == torch.long:  # characters: text translation
             x, padding_mask = self.text_embedding(src_tokens)
         else:
             t = src_tokens.size(1)
             fbank_mask = torch.arange(t, device=src_tokens.device)[None, :] >= src_lengths[:, None]
-            feats, padding_mask = self.frontend(src_tokens, fbank_mask)
-            x = feats
-            if not self.blind or self.ctc_head is not None:
-                x = self.speech_encoder(self.feature_dropout(self.feature_norm(feats)),
-                                        padding_mask)
-        if self.blind and self.ctc_head is None:
-            # nothing reads the encoder: skip it (the control then trains only its decoder)
-            b, t_out = padding_mask.shape
-            return self._encoder_out(x.new_zeros(b, t_out, self.proj_dim), padding_mask, None)
+            x, padding_mask = self.frontend(src_tokens, fbank_mask)
+            if not skip:
+                x = self.speech_encoder(self.feature_dropout(self.feature_norm(x)), padding_mask)
+        if skip:  # the control then trains only its decoder
+            return self._encoder_out(x.new_zeros(*padding_mask.shape, self.proj_dim),
+                                     padding_mask, None)
         hidden = self.multimodal_encoder(x, padding_mask)
         x = self.proj(hidden).masked_fill(padding_mask[..., None], 0.0)
         if self.blind:
