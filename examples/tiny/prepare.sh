@@ -3,7 +3,8 @@
 # gflanguages text, manifests and the character vocabulary.
 #
 # usage: examples/tiny/prepare.sh [--data DIR] [--stage N] [--stop-stage N]
-#                                 [--langs de,fr,...] [--train-units N] [--seed N]
+#                                 [--langs de,fr,...|all] [--train-units N] [--seed N]
+#                                 [--bilingual]
 # Stages (each leaves DIR/.done.<stage>; a rerun skips finished stages):
 #   1 units  2 synth  3 text  4 manifests  5 vocab  6 report
 set -euo pipefail
@@ -20,8 +21,9 @@ while [ $# -gt 0 ]; do
     --stop-stage) stop_stage=$2; shift 2 ;;
     --langs|--train-units|--dev-units|--test-units|--seed|--variants|--vocab-size)
       extra+=("$1" "$2"); content+=("$1" "$2"); shift 2 ;;
+    --bilingual) extra+=("$1"); content+=("$1"); shift ;;
     --workers) extra+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done

@@ -52,10 +52,12 @@ def write_tsv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
 
 def stage_units(args) -> None:
     sizes = {"train": args.train_units, "dev": args.dev_units, "test": args.test_units}
-    rows, _ = units.extract_units(args.help_root, args.langs, sizes, args.seed)
+    rows, _ = units.extract_units(args.help_root, args.langs, sizes, args.seed,
+                                  bilingual=args.bilingual)
     write_tsv(args.out / "units.tsv", units.UNIT_COLUMNS, rows)
-    n = len({r["uid"] for r in rows})
-    logger.info("units: %d multi-way units x %d languages -> %s", n, len(args.langs),
+    n = len({r["uid"] for r in rows if r["split"] != "train" or not args.bilingual})
+    logger.info("units: %d rows (%d units x %d languages%s) -> %s", len(rows), n,
+                len(args.langs), " + bilingual training units" if args.bilingual else "",
                 args.out / "units.tsv")
 
 
@@ -175,10 +177,13 @@ def parse_args(argv=None):
     p.add_argument("--out", type=Path, required=True, help="corpus directory")
     p.add_argument("--help-root", type=Path, default=DEFAULT_ROOT)
     p.add_argument("--langs", default=",".join(units.DEFAULT_LANGS),
-                   help="comma-separated; any of: " + ",".join(units.ALL_LANGS))
+                   help="comma-separated, or 'all'; any of: " + ",".join(units.ALL_LANGS))
     p.add_argument("--train-units", type=int, default=1000)
     p.add_argument("--dev-units", type=int, default=60)
     p.add_argument("--test-units", type=int, default=100)
+    p.add_argument("--bilingual", action="store_true",
+                   help="add each language's bilingual units (translated into it but not "
+                        "into every language) to the training split")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--variants", default=",".join(synthesis.DEFAULT_VARIANTS),
                    help="espeak-ng voice variants used as speakers ('' = default voice)")
@@ -187,7 +192,8 @@ def parse_args(argv=None):
     p.add_argument("--vocab-size", type=int, default=4096)
     p.add_argument("--vocab-temperature", type=float, default=3.0)
     args = p.parse_args(argv)
-    args.langs = [x for x in args.langs.split(",") if x]
+    args.langs = list(units.ALL_LANGS) if args.langs == "all" else [
+        x for x in args.langs.split(",") if x]
     unknown = [x for x in args.langs if x not in units.ALL_LANGS]
     if unknown:
         p.error(f"--langs: no espeak-ng voice / help translation set up for {unknown}")

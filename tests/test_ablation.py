@@ -1,0 +1,113 @@
+"""examples/ablation/run.sh end to end on the tiny corpus: a few updates per run, every
+stage after the corpus, then a rerun that must redo nothing."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "examples" / "ablation"))
+
+import probe  # noqa: E402
+import report  # noqa: E402
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(["bash", str(REPO / "examples/ablation/run.sh"), *args], env=env,
+                          capture_output=True, text=True, check=False, cwd=REPO)
+
+
+def test_recipe_runs_every_stage_and_resumes(tiny_corpus, tmp_path):
+    data, exp = tmp_path / "data", tmp_path / "exp"
+    shutil.copytree(tiny_corpus, data)
+    args = ["--data", str(data), "--exp", str(exp), "--stage", "2", "--variants", "a,c,d",
+            "--seeds", "1", "--ft-langs", "de,ko", "--pretrain-updates", "2",
+            "--asr-updates", "2", "--st-updates", "2"]
+    proc = _run(*args)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = exp / "results"
+    names = sorted(p.name for p in res.glob("*.json"))
+    expected = ["asr_a_s1.json", "asr_c_s1.json", "asr_d_s1.json", "probe_a.json",
+                "probe_c.json", "probe_d.json", "st_a_s1.json", "st_blind_s1.json",
+                "st_c_s1.json", "st_d_s1.json", "st_text_a_s1.json", "st_text_c_s1.json",
+                "st_text_d_s1.json", "summary.json"]
+    assert names == expected
+    # variant a is speech-only: its pre-training log has no text, TLM or CTC loss
+    log_a = (exp / "pretrain_a" / "train.log").read_text()
+    log_c = (exp / "pretrain_c" / "train.log").read_text()
+    assert "loss_ctc" in log_c and "loss_ctc" not in log_a and "loss_text_mlm" not in log_a
+    # the fine-tuning subset holds only the chosen languages' rows
+    langs = {line.split("\t")[6] for line in (data / "ft" / "test_st.tsv").read_text().splitlines()[1:]}
+    assert langs == {"de", "ko"}
+    st = json.loads((res / "st_c_s1.json").read_text())
+    assert set(st) == {"speech", "text"} and st["speech"]["all"]["n"] == 2
+    probe_c = json.loads((res / "probe_c.json").read_text())
+    assert probe_c["n"] == 2 and probe_c["lid_languages"] == 2
+    summary = json.loads((res / "summary.json").read_text())
+    assert summary["table"]["c"]["ASR CER"]["n"] == 1
+    assert {(t["better"], t["base"]) for t in summary["bootstrap"]} >= {("c", "a"), ("c", "d")}
+    assert len(summary["findings"]) == 5 and (res / "ablation.png").is_file()
+
+    before = {p: p.stat().st_mtime for p in exp.rglob("checkpoint_last.pt")}
+    again = _run(*args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "pre-train variant" not in again.stdout and "ASR, variant" not in again.stdout
+    assert {p: p.stat().st_mtime for p in exp.rglob("checkpoint_last.pt")} == before
+
+    other = _run(*[a if a != "2" or i != args.index("--pretrain-updates") + 1 else "3"
+                   for i, a in enumerate(args)])
+    assert other.returncode == 2 and "another recipe" in other.stderr
+
+
+def test_retrieval_recall_and_language_blocks():
+    rng = np.random.default_rng(0)
+    speech = rng.normal(size=(6, 4))
+    text = speech + 0.01 * rng.normal(size=(6, 4))  # each utterance nearest its transcript
+    langs = np.array(["x", "x", "x", "y", "y", "y"])
+    r = probe.retrieval(speech, text, langs, centre=False)
+    assert r["speech_to_text"]["r@1"] == 100.0 and r["within_language"]["text_to_speech"]["r@1"] == 100.0
+    shuffled = probe.retrieval(speech, text[[1, 2, 0, 4, 5, 3]], langs, centre=False)
+    assert shuffled["speech_to_text"]["r@1"] == 0.0
+    assert probe.recall_at(np.eye(3)[[1, 0, 2]]) == {"r@1": 33.33, "r@5": 100.0}
+
+
+def test_language_probe_separates_separable_languages_only():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0, 1, (20, 5)), rng.normal(3, 1, (20, 5))])
+    y = ["x"] * 20 + ["y"] * 20
+    assert probe.lid_probe(x[::2], y[::2], x[1::2], y[1::2], seed=1) >= 90
+    noise = rng.normal(size=(40, 5))
+    assert probe.lid_probe(noise[::2], y[::2], noise[1::2], y[1::2], seed=1) < 90
+
+
+def test_findings_follow_the_numbers():
+    def cell(m, sd=0.1):
+        return {"mean": m, "sd": sd, "n": 3, "values": []}
+
+    def table(tlm, ctc):
+        row = lambda st, cer: {"ST BLEU": cell(st), "ST+text BLEU": cell(st + 1),
+                               "ASR CER": cell(cer), "zero-shot text chrF": cell(10)}
+        t = {"a": row(5, 30), "b": row(tlm, 30), "c": row(ctc, 30.05), "d": row(2, 40)}
+        t["blind"] = {"zero-shot text chrF": cell(4)}
+        return t
+
+    paper = report.findings(table(tlm=4, ctc=6), [])
+    assert [f["status"] for f in paper] == ["reproduced", "reproduced", "inconclusive",
+                                            "reproduced", "reproduced"]
+    flipped = report.findings(table(tlm=6, ctc=4), [])
+    assert [f["status"] for f in flipped][:2] == ["not reproduced", "not reproduced"]
+    tests = [{"better": "c", "base": "a", "task": "st", "p": 0.4}]
+    assert report.findings(table(tlm=4, ctc=6), tests)[1]["status"] == "inconclusive"
+
+
+@pytest.mark.parametrize("delta,sd,status", [(1.0, 0.1, "reproduced"), (0.1, 0.1, "inconclusive"),
+                                             (-1.0, 0.1, "not reproduced"), (None, 0.1, "not run")])
+def test_finding_thresholds(delta, sd, status):
+    assert report.finding(delta, sd, True) == status
