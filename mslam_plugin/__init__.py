@@ -17,3 +17,6 @@ import torch  # noqa: E402
 torch.serialization.add_safe_globals([argparse.Namespace])
 
 from . import criterions, models, optim, tasks, wer_scorer  # noqa: F401,E402  (registration side effects)
+from .checkpoints import install as _install_crash_safe_checkpoints  # noqa: E402
+
+_install_crash_safe_checkpoints()  # atomic checkpoint_last/best, resume from an intact one

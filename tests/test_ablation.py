@@ -76,6 +76,8 @@ def test_retrieval_recall_and_language_blocks():
     shuffled = probe.retrieval(speech, text[[1, 2, 0, 4, 5, 3]], langs, centre=False)
     assert shuffled["speech_to_text"]["r@1"] == 0.0
     assert probe.recall_at(np.eye(3)[[1, 0, 2]]) == {"r@1": 33.33, "r@5": 100.0}
+    collapsed = probe.retrieval(speech, np.ones_like(text), langs, centre=True)
+    assert collapsed["speech_to_text"]["r@1"] == 0.0  # ties are not hits
 
 
 def test_language_probe_separates_separable_languages_only():
@@ -103,11 +105,27 @@ def test_findings_follow_the_numbers():
                                             "reproduced", "reproduced"]
     flipped = report.findings(table(tlm=6, ctc=4), [])
     assert [f["status"] for f in flipped][:2] == ["not reproduced", "not reproduced"]
-    tests = [{"better": "c", "base": "a", "task": "st", "p": 0.4}]
-    assert report.findings(table(tlm=4, ctc=6), tests)[1]["status"] == "inconclusive"
+    unsure = [{"better": "c", "base": "b", "task": "st", "p": 0.4}]
+    assert report.findings(table(tlm=4, ctc=6), unsure)[1]["status"] == "inconclusive"
+    worse = [{"better": "c", "base": "b", "task": "st", "p": 0.99}]
+    assert report.findings(table(tlm=6, ctc=4), worse)[1]["status"] == "not reproduced"
+    noisy = table(tlm=4, ctc=6)
+    noisy["c"]["ASR CER"] = cell(33, sd=5)  # 10% worse, within the seeds' spread
+    assert report.findings(noisy, [])[3]["status"] == "inconclusive"
 
 
-@pytest.mark.parametrize("delta,sd,status", [(1.0, 0.1, "reproduced"), (0.1, 0.1, "inconclusive"),
-                                             (-1.0, 0.1, "not reproduced"), (None, 0.1, "not run")])
-def test_finding_thresholds(delta, sd, status):
-    assert report.finding(delta, sd, True) == status
+@pytest.mark.parametrize("delta,sd,p,status", [
+    (1.0, 0.1, None, "reproduced"), (0.1, 0.1, None, "inconclusive"),
+    (-1.0, 0.1, None, "not reproduced"), (None, 0.1, None, "not run"),
+    (1.0, None, 0.01, "inconclusive"), (1.0, 0.1, 0.01, "reproduced"),
+    (1.0, 0.1, 0.5, "inconclusive"), (-1.0, 0.1, 0.99, "not reproduced")])
+def test_finding_thresholds(delta, sd, p, status):
+    assert report.finding(delta, sd, True, p) == status
+
+
+def test_bad_variant_and_missing_prerequisite_fail_with_a_message(tmp_path):
+    common = ["--data", str(tmp_path / "data"), "--exp", str(tmp_path / "exp")]
+    bad = _run(*common, "--variants", "a,e")
+    assert bad.returncode == 2 and "unknown variant: e" in bad.stderr
+    probe_d = _run(*common, "--stage", "4", "--stop-stage", "4", "--variants", "d")
+    assert probe_d.returncode == 1 and "needs one pre-trained variant" in probe_d.stderr

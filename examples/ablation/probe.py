@@ -66,7 +66,8 @@ def pooled(model, source, indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 def recall_at(sim: np.ndarray, ks=(1, 5)) -> dict[str, float]:
     """Rows are queries; the right answer of row i is column i."""
-    rank = (sim > sim[np.arange(len(sim)), np.arange(len(sim))][:, None]).sum(1)
+    # ties count against the query: a collapsed modality (all vectors equal) scores 0
+    rank = (sim >= sim[np.arange(len(sim)), np.arange(len(sim))][:, None]).sum(1) - 1
     return {f"r@{k}": round(float((rank < k).mean()) * 100, 2) for k in ks}
 
 

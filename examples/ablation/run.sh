@@ -74,11 +74,23 @@ if [ -d "$exp" ] && [ -f "$exp/.recipe" ] && [ "$(cat "$exp/.recipe")" != "$reci
 fi
 mkdir -p "$res"
 echo "$recipe" > "$exp/.recipe"
+check_corpus() {  # models of one corpus only (stamped once the corpus exists)
+  [ -f "$data/.options" ] || return 0
+  if [ -f "$exp/.corpus" ] && [ "$(cat "$exp/.corpus")" != "$(cat "$data/.options")" ]; then
+    echo "error: $exp holds models of another corpus ('$(cat "$exp/.corpus")'; $data:" \
+         "'$(cat "$data/.options")'): remove it or choose another --exp" >&2
+    exit 2
+  fi
+  cat "$data/.options" > "$exp/.corpus"
+}
+check_corpus
+fail() { echo "error: $1 (log: $2)" >&2; tail -5 "$2" >&2 2>/dev/null || true; exit 1; }
 
 if want 1; then
   log "stage 1: corpus -> $data"
   # shellcheck disable=SC2086  # the corpus options are words
   bash examples/tiny/prepare.sh --data "$data" $corpus_args
+  check_corpus
 fi
 
 if want 2; then
@@ -104,8 +116,8 @@ if want 3; then
     log "stage 3: pre-train variant $v, $pre_updates updates -> $dir"
     # shellcheck disable=SC2046
     bash examples/tiny/pretrain.sh --data "$data" --exp "$dir" --max-update "$pre_updates" \
-      -- --seed "$pre_seed" $(variant_flags "$v") > /dev/null
-    trained "$dir" "$pre_updates" || { echo "error: pre-training $v failed: $dir/train.log" >&2; exit 1; }
+      -- --seed "$pre_seed" $(variant_flags "$v") > /dev/null || true
+    trained "$dir" "$pre_updates" || fail "pre-training variant $v stopped early" "$dir/train.log"
   done
 fi
 
@@ -114,14 +126,15 @@ if want 4; then
     out="$res/probe_$v.json"
     [ -f "$out" ] && continue
     log "stage 4: retrieval and language-ID probes of variant $v"
+    ckpt=$(pretrained "$v"); init=()
     if [ "$v" = d ]; then  # the architecture of any pre-trained variant, random weights
-      ckpt=$(ls "$exp"/pretrain_*/checkpoint_last.pt | head -1)
-      python examples/ablation/probe.py --data "$data" --checkpoint "$ckpt" --random-init \
-        --seed "$pre_seed" --langs "$ft_langs" --out "$out" > /dev/null 2> "$res/probe_$v.log"
-    else
-      python examples/ablation/probe.py --data "$data" --checkpoint "$(pretrained "$v")" \
-        --seed "$pre_seed" --langs "$ft_langs" --out "$out" > /dev/null 2> "$res/probe_$v.log"
+      ckpt=none; init=(--random-init)
+      for c in "$exp"/pretrain_*/checkpoint_last.pt; do [ -f "$c" ] && ckpt=$c && break; done
+      [ "$ckpt" != none ] || fail "variant d's probe needs one pre-trained variant (stage 3)" /dev/null
     fi
+    python examples/ablation/probe.py --data "$data" --checkpoint "$ckpt" "${init[@]}" \
+      --seed "$pre_seed" --langs "$ft_langs" --out "$out" > /dev/null 2> "$res/probe_$v.log" \
+      || fail "probe of variant $v failed" "$res/probe_$v.log"
   done
 fi
 
@@ -144,7 +157,8 @@ finetune_st() {  # variant seed name [finetune_st.sh flags]
   if ! trained "$dir" "$st_updates"; then
     log "$name: variant $v seed $s, $st_updates updates -> $dir"
     bash examples/tiny/finetune_st.sh --data "$ft" --exp "$dir" --pretrained "$(pretrained "$v")" \
-      --max-update "$st_updates" "$@" -- --seed "$s" > /dev/null
+      --max-update "$st_updates" "$@" -- --seed "$s" > /dev/null || true
+    trained "$dir" "$st_updates" || fail "$name of variant $v seed $s stopped early" "$dir/train.log"
   fi
   for modality in speech text; do
     bash examples/covost2/decode.sh --data "$ft" --checkpoint "$dir/checkpoint_last.pt" \
@@ -160,10 +174,12 @@ if want 5; then
     if ! trained "$dir" "$asr_updates"; then
       log "stage 5: ASR, variant $v seed $s, $asr_updates updates -> $dir"
       bash examples/tiny/finetune_asr.sh --data "$ft" --exp "$dir" --pretrained "$(pretrained "$v")" \
-        --max-update "$asr_updates" -- --seed "$s" > /dev/null
+        --max-update "$asr_updates" -- --seed "$s" > /dev/null || true
+      trained "$dir" "$asr_updates" || fail "ASR of variant $v seed $s stopped early" "$dir/train.log"
     fi
     python -m mslam_plugin.decode_asr --data "$ft" --split paired_test --beam 1 \
-      --checkpoint "$dir/checkpoint_last.pt" --out "$dir/decode" 2> "$dir/decode-greedy.log" > /dev/null
+      --checkpoint "$dir/checkpoint_last.pt" --out "$dir/decode" 2> "$dir/decode-greedy.log" \
+      > /dev/null || fail "ASR decoding of variant $v seed $s failed" "$dir/decode-greedy.log"
     cp "$dir/decode/scores-paired_test-greedy.json" "$out"
   done; done
 fi

@@ -22,6 +22,7 @@ from fairseq.models.transformer import Embedding, TransformerDecoder
 from fairseq.utils import safe_getattr
 from torch import nn
 
+from ..checkpoints import CheckpointError
 from ..data.char_vocab import BLANK
 from .mslam import ENCODER_PARTS as PRETRAINED_PARTS
 from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny, mslam_w2vbert2
@@ -71,6 +72,15 @@ class MSLAMSTEncoder(FairseqEncoder):
         state = checkpoint_utils.load_checkpoint_to_cpu(path)["model"]
         parts = ENCODER_PARTS + (("ctc_head.",) if self.ctc_head is not None else ())
         encoder = {k: v for k, v in state.items() if k.startswith(parts)}
+        own = self.state_dict()
+        wrong = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in encoder.items()
+                 if k in own and v.shape != own[k].shape]
+        if wrong:
+            k, theirs, ours = wrong[0]
+            raise CheckpointError(
+                f"{path}: {len(wrong)} encoder tensors differ in shape from this model's "
+                f"(e.g. {k}: {theirs} in the checkpoint, {ours} here); was it pre-trained "
+                "with another --arch or character vocabulary?")
         missing, unexpected = self.load_state_dict(encoder, strict=False)
         if any(k.startswith("ctc_head.") for k in missing):
             logger.info("%s has no CTC head: the source CTC head starts fresh", path)

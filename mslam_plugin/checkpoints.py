@@ -1,0 +1,156 @@
+"""Crash-safe checkpoints for fairseq training with this plugin.
+
+fairseq writes ``checkpoint_N.pt`` atomically (a ``.tmp`` file, then a rename) but copies
+it to ``checkpoint_last.pt`` / ``checkpoint_best.pt`` in place: a kill or a full disk
+during that copy leaves a truncated ``checkpoint_last.pt``, and every rerun then dies at
+start-up. :func:`install` (called when the package is imported) makes three changes:
+
+- local file copies through fairseq's ``PathManager.copy`` go to a temporary file that is
+  renamed over the destination, so ``checkpoint_last.pt`` is the old or the new file,
+  never half of one;
+- before a run resumes from ``checkpoint_last.pt``, an unreadable one is replaced by the
+  newest intact checkpoint in the save directory (with a warning), and leftover ``.tmp``
+  files are removed;
+- a checkpoint that cannot be read (``--path``, ``--load-pretrained-mslam-from``,
+  ``decode_asr --checkpoint``) fails with an error naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import shutil
+import zipfile
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+TMP_SUFFIX = ".tmp"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used, named in the message."""
+
+
+def atomic_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Copy ``src`` to ``dst`` through ``dst.tmp`` + fsync + rename: a reader (or a rerun
+    after a crash) sees the old file or the complete new one."""
+    tmp = f"{os.fspath(dst)}{TMP_SUFFIX}"
+    try:
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 16 << 20)
+            fout.flush()
+            os.fsync(fout.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def damage(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not an intact torch checkpoint (None when it is): a zip archive
+    (torch's format since 1.6) whose every member passes its CRC check, or a legacy
+    pickle that loads."""
+    path = Path(path)
+    if not path.is_file():
+        return "no such file"
+    if path.stat().st_size == 0:
+        return "empty file"
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            return f"corrupt archive ({e})"
+        return None if bad is None else f"corrupt member {bad}"
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, OSError, ValueError) as e:
+        return f"truncated or not a checkpoint ({str(e).splitlines()[0][:120]})"
+    return None
+
+
+def _num_updates(path: Path) -> int:
+    name = path.stem  # checkpoint_EPOCH_UPDATES or checkpointEPOCH
+    parts = name.split("_")
+    return int(parts[-1]) if len(parts) >= 3 and parts[-1].isdigit() else -1
+
+
+def recover_last(save_dir: str | os.PathLike, suffix: str = "") -> Path | None:
+    """Prepare ``save_dir`` for a resume: remove leftover ``*.pt.tmp`` files; when
+    ``checkpoint_last{suffix}.pt`` exists but is damaged, replace it with the newest
+    intact ``checkpoint*{suffix}.pt`` (most updates, then newest file) and return the
+    source used. Raises :class:`CheckpointError` when no intact checkpoint is left."""
+    save_dir = Path(save_dir)
+    for tmp in save_dir.glob(f"*.pt{TMP_SUFFIX}"):
+        logger.warning("removing %s, left by an interrupted save", tmp)
+        tmp.unlink()
+    last = save_dir / f"checkpoint_last{suffix}.pt"
+    if not last.exists():
+        return None
+    why = damage(last)
+    if why is None:
+        return None
+    candidates = [p for p in save_dir.glob(f"checkpoint*{suffix}.pt") if p != last]
+    candidates.sort(key=lambda p: (_num_updates(p), p.stat().st_mtime), reverse=True)
+    for source in candidates:
+        if damage(source) is None:
+            logger.warning("%s is unreadable (%s): resuming from %s, the newest intact "
+                           "checkpoint beside it", last, why, source)
+            atomic_copy(source, last)
+            return source
+    raise CheckpointError(
+        f"{last}: unreadable ({why}) and no intact checkpoint beside it in {save_dir} "
+        f"(checked {len(candidates)}); remove it to start over, or point --restore-file "
+        "at a good copy")
+
+
+def load_checkpoint_file(path: str | os.PathLike, load):
+    """Call ``load(path)`` and turn a read failure into an error that names the file."""
+    if "://" not in str(path) and not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        return load(path)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        why = damage(path)
+        if why is None:
+            raise
+        raise CheckpointError(f"{path}: not a readable checkpoint: {why}") from e
+
+
+def install() -> None:
+    """Patch fairseq's checkpoint copy, resume and load paths (idempotent)."""
+    from fairseq import checkpoint_utils
+    from fairseq.file_io import PathManager
+
+    if getattr(checkpoint_utils, "_mslam_crash_safe", False):
+        return
+    plain_copy = PathManager.copy
+    plain_resume = checkpoint_utils.load_checkpoint
+    plain_load = checkpoint_utils.load_checkpoint_to_cpu
+
+    def copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
+        if "://" in f"{src_path}{dst_path}":  # remote storage: fairseq's own copy
+            return plain_copy(src_path, dst_path, overwrite)
+        if os.path.exists(dst_path) and not overwrite:
+            return False
+        atomic_copy(src_path, dst_path)
+        return True
+
+    def load_checkpoint(cfg, trainer, **kwargs):
+        if cfg.restore_file == "checkpoint_last.pt" and os.path.isdir(cfg.save_dir):
+            recover_last(cfg.save_dir, trainer.checkpoint_suffix or "")
+        return plain_resume(cfg, trainer, **kwargs)
+
+    def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
+        return load_checkpoint_file(
+            path, lambda p: plain_load(p, arg_overrides, load_on_all_ranks))
+
+    PathManager.copy = staticmethod(copy)
+    checkpoint_utils.load_checkpoint = load_checkpoint
+    checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
+    checkpoint_utils._mslam_crash_safe = True
