@@ -27,7 +27,8 @@ def corpus(tmp_path):
 
 def _manifest(tmp_path, rows, header=HEADER):
     path = tmp_path / "paired_train.tsv"
-    path.write_text(header + "\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+    path.write_text(header + "\n" + "".join(r + "\n" for r in rows), encoding="utf-8",
+                    errors="surrogateescape")  # "\udce9" is written as the byte 0xe9
     return path
 
 
@@ -53,11 +54,17 @@ BAD_CASES = {
     "duplicate_id": lambda root: _row("a", "good.flac"),
     "empty_tgt_text": lambda root: _row("x", "good.flac", text="  "),
     "bad_n_frames": lambda root: _row("x", "good.flac", n_frames="-3"),
+    "n_frames_mismatch": lambda root: _row("x", "good.flac", n_frames="10"),
+    "audio_too_short": lambda root: _row("x", _wav(root / "short.flac", seconds=100 / 16000),
+                                         n_frames="1"),
+    "not_utf8": lambda root: _row("x", "good.flac", text="caf\udce9 latin-1"),
 }
 MESSAGES = {"audio_missing": "not found", "audio_unreadable": "unreadable",
             "audio_empty": "empty", "audio_not_mono": "mono", "audio_sample_rate": "16000 Hz",
             "column_count": "expected 6 columns, found 4", "duplicate_id": "duplicate id",
-            "empty_tgt_text": "empty tgt_text", "bad_n_frames": "positive integer"}
+            "empty_tgt_text": "empty tgt_text", "bad_n_frames": "positive integer",
+            "n_frames_mismatch": "n_frames is 10, but", "audio_too_short": "100 samples",
+            "not_utf8": "not UTF-8: byte 0xe9 at column 19"}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))

@@ -92,12 +92,13 @@ def test_skip_invalid_counts_bad_rows_and_too_long_speech(tmp_path, text_source)
     import soundfile as sf
 
     sf.write(tmp_path / "a.flac", np.zeros(16000, dtype=np.float32), 16000)
+    sf.write(tmp_path / "long.flac", np.zeros(32000, dtype=np.float32), 16000)
     rows = ["id\taudio\tn_frames\tspeaker\tlang", "a\ta.flac\t98\ts\tde", "b\tmissing.flac\t98\ts\tde",
-            "c\ta.flac\t98\ts", "d\ta.flac\t5000\ts\tde"]
+            "c\ta.flac\t98\ts", "d\tlong.flac\t198\ts\tde"]
     (tmp_path / "speech_train.tsv").write_text("\n".join(rows) + "\n")
     with pytest.raises(ValueError, match=r"speech_train.tsv:3: audio file not found"):
         ItemSource(tmp_path / "speech_train.tsv", "speech", d)
-    src = ItemSource(tmp_path / "speech_train.tsv", "speech", d, skip_invalid=True, max_frames=3000)
+    src = ItemSource(tmp_path / "speech_train.tsv", "speech", d, skip_invalid=True, max_frames=150)
     assert len(src) == 1
     assert dict(src.stats) == {"audio_missing": 1, "column_count": 1, "too_long": 1}
     assert src.load(0)["fbank"].shape == (98, 80)

@@ -131,6 +131,15 @@ def test_non_finite_loss_is_skipped_with_a_log_line(task, caplog):
     assert log["n_text_mlm"] == 0 and log["loss_text_mlm"] == 0
     assert "non-finite loss skipped" in caplog.text
     loss.backward()  # still a graph: every rank runs backward
+    # the skipped batch is counted, not averaged into the loss as 0
+    from fairseq.logging import metrics
+
+    _, _, good = _criterion(task)(_model(task), _sample(task))
+    assert log["sample_size"] == 0 and good["sample_size"] == 1
+    with metrics.aggregate() as agg:
+        type(_criterion(task)).reduce_metrics([good, log])
+    values = agg.get_smoothed_values()
+    assert values["loss"] == round(good["loss"], 3) and values["nonfinite_skipped"] == 1
 
 
 def test_every_step_logs_the_same_keys(task):

@@ -206,13 +206,16 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
             log.update(out["log"], **stats)
             if out["codebook"] is not None and model.training:
                 self._watch_codebook(stats, *out["codebook"])
-        if skipped or not torch.is_tensor(loss):  # nothing to learn from in this batch
+        empty = not torch.is_tensor(loss)  # e.g. every row skipped when read
+        if skipped or empty:  # nothing to learn from in this batch
             loss = sum((p.nan_to_num() * 0.0).sum() for p in model.parameters())
-        logged_loss = 0.0 if skipped else (
+        logged_loss = 0.0 if skipped or empty else (
             sum(w[k] * stats[f"loss_{k}"] for k in out["losses"])
             + self.cfg.w2v_diversity_weight * stats.get("loss_w2v_diversity", 0.0))
-        log.update(loss=logged_loss, sample_size=1, nsentences=sample.get("nsentences", 0),
-                   ntokens=sample.get("ntokens", 0), nonfinite_skipped=int(skipped))
+        # a batch without a finite loss is counted, never averaged into the loss as 0
+        log.update(loss=logged_loss, sample_size=int(not (skipped or empty)),
+                   nsentences=sample.get("nsentences", 0), ntokens=sample.get("ntokens", 0),
+                   nonfinite_skipped=int(skipped))
         return loss, 1, log
 
     def _watch_codebook(self, stats, num_codes, frames):

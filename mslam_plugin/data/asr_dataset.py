@@ -13,7 +13,7 @@ from fairseq.data import FairseqDataset
 
 from . import manifest as mf
 from .graphemes import encode
-from .sources import collate_speech, collate_tokens, load_fbank
+from .sources import ReadSkips, collate_speech, collate_tokens, load_fbank
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +24,14 @@ class ASRDataset(FairseqDataset):
                  features: str = "fbank"):
         m = mf.read_manifest(path, "paired", skip_invalid=skip_invalid)
         self.stats = Counter(m.skipped)
-        rows = []
-        for row in m.rows:
+        rows, self.lines = [], []
+        for row, line in zip(m.rows, m.lines):
             if max_frames and int(row["n_frames"]) > max_frames:
                 self.stats["too_long"] += 1
                 continue
             rows.append(row)
+            self.lines.append(line)
+        self.skips = ReadSkips(skip_invalid)
         if not rows:
             raise ValueError(f"{path}: no usable rows ({dict(self.stats)})")
         if self.stats:
@@ -48,11 +50,14 @@ class ASRDataset(FairseqDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> dict | None:
+        """None for a row whose audio failed when read (with ``skip_invalid``)."""
         row = self.rows[index]
-        fbank = load_fbank(mf.resolve_audio(row["audio"], self.path.parent),
-                           f"{self.path} row {row['id']}", self.features)
-        return {"id": index, "fbank": fbank, "target": self.targets[index]}
+        fbank = self.skips.load(index, lambda: load_fbank(
+            mf.resolve_audio(row["audio"], self.path.parent), f"{self.path}:{self.lines[index]}",
+            self.features, int(row["n_frames"])))
+        return None if fbank is None else {"id": index, "fbank": fbank,
+                                           "target": self.targets[index]}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -76,7 +81,8 @@ class ASRDataset(FairseqDataset):
             tie = np.arange(len(self))
         return np.lexsort([tie, -self.frames])
 
-    def collater(self, samples: list[dict]) -> dict:
+    def collater(self, samples: list[dict | None]) -> dict:
+        samples = [s for s in samples if s is not None]
         if not samples:
             return {}
         samples = sorted(samples, key=lambda s: -s["fbank"].size(0))

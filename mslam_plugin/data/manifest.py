@@ -55,6 +55,7 @@ class Manifest:
     kind: str
     rows: list[dict[str, str]] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    lines: list[int] = field(default_factory=list)  # each row's line in the file
 
 
 def num_fbank_frames(n_samples: int, sample_rate: int = SAMPLE_RATE) -> int:
@@ -75,8 +76,13 @@ def _is_zip_ref(audio: str) -> bool:
         p.isdigit() for p in parts[1:])
 
 
-def check_audio(path: Path, line: int, audio: str, root: Path) -> None:
-    """Raise ManifestError unless ``audio`` is a readable, non-empty 16 kHz mono file."""
+FRAME_TOLERANCE = 0.02  # n_frames may differ from the audio by 2% (and 2 frames)
+
+
+def check_audio(path: Path, line: int, audio: str, root: Path, n_frames: str | None = None
+                ) -> None:
+    """Raise ManifestError unless ``audio`` is a readable 16 kHz mono file long enough for
+    one filterbank frame whose length agrees with ``n_frames`` (when given)."""
     where = resolve_audio(audio, root)
     if not where.is_file():
         raise ManifestError(path, line, f"audio file not found: {where}", "audio_missing")
@@ -99,6 +105,14 @@ def check_audio(path: Path, line: int, audio: str, root: Path) -> None:
         raise ManifestError(path, line, f"audio must be {SAMPLE_RATE} Hz, but {where} is "
                             f"{info.samplerate} Hz (resample it, e.g. sox -r 16000)",
                             "audio_sample_rate")
+    frames = num_fbank_frames(info.frames)
+    if frames == 0:
+        raise ManifestError(path, line, f"audio too short for one 25 ms filterbank frame: "
+                            f"{where} has {info.frames} samples", "audio_too_short")
+    if n_frames is not None and n_frames.isdigit() and (
+            abs(int(n_frames) - frames) > FRAME_TOLERANCE * frames + 2):
+        raise ManifestError(path, line, f"n_frames is {n_frames}, but {where} gives {frames} "
+                            f"frames ({info.frames / SAMPLE_RATE:.2f} s)", "n_frames_mismatch")
 
 
 def _check_row(path: Path, line: int, kind: str, row: dict[str, str], root: Path,
@@ -110,7 +124,16 @@ def _check_row(path: Path, line: int, kind: str, row: dict[str, str], root: Path
         raise ManifestError(path, line, f"n_frames must be a positive integer, but is "
                             f"{row['n_frames']!r} instead", "bad_n_frames")
     if "audio" in row and check_audio_files:
-        check_audio(path, line, row["audio"], root)
+        check_audio(path, line, row["audio"], root, row.get("n_frames"))
+
+
+def _decode(path: Path, line: int, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ManifestError(path, line, f"not UTF-8: byte 0x{raw[err.start]:02x} at column "
+                            f"{len(raw[:err.start].decode('utf-8', 'replace')) + 1}",
+                            "not_utf8") from None
 
 
 def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
@@ -125,15 +148,15 @@ def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
     root = Path(audio_root) if audio_root is not None else path.parent
     manifest = Manifest(path, kind)
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
+    with path.open("rb") as f:
+        header = _decode(path, 1, f.readline()).rstrip("\r\n").split("\t")
         missing = [c for c in COLUMNS[kind] if c not in header]
         if missing:
             raise ManifestError(path, 1, f"header lacks column(s) {', '.join(missing)} "
                                 f"for a {kind} manifest", "bad_header")
         for line, raw in enumerate(f, start=2):
-            values = raw.rstrip("\n").split("\t")
             try:
+                values = _decode(path, line, raw).rstrip("\r\n").split("\t")
                 if values == [""]:
                     raise ManifestError(path, line, "empty line", "empty_line")
                 if len(values) != len(header):
@@ -151,6 +174,7 @@ def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
                 continue
             seen.add(row["id"])
             manifest.rows.append(row)
+            manifest.lines.append(line)
     if manifest.skipped:
         logger.warning("%s: skipped %d invalid row(s): %s", path,
                        sum(manifest.skipped.values()), dict(manifest.skipped))

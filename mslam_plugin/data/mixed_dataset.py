@@ -111,7 +111,9 @@ class MSLAMMixedDataset(FairseqDataset):
         rng = np.random.default_rng([self.seed, self.epoch, index + 1])
         batch = {"id": index, "batch_seed": int(rng.integers(2 ** 31)), "nsentences": 0}
         for kind, src in self.sources.items():
-            items = [src.load(i) for i in self.plan[index][kind]]
+            items = [it for it in map(src.load, self.plan[index][kind]) if it is not None]
+            if not items:  # every row of this kind was skipped when read
+                continue
             part = {"langs": [it["lang"] for it in items], "ids": [it["id"] for it in items]}
             if kind != "text":
                 part.update(collate_speech(items))

@@ -26,10 +26,35 @@ logger = logging.getLogger(__name__)
 SPEECH_FEATURES = ("fbank", "w2vbert2")
 
 
-def _read_wav(path: Path, where: str) -> torch.Tensor:
-    wav, rate = sf.read(str(path), dtype="float32", always_2d=False)
+class AudioReadError(ValueError):
+    """Audio that passed the start-up checks but fails when read, located as
+    ``manifest:line: reason``; ``reason`` names the skip counter."""
+
+    def __init__(self, where: str, message: str, reason: str):
+        super().__init__(f"{where}: {message}")
+        self.reason = reason
+
+
+def _read_wav(path: Path, where: str, n_frames: int | None = None) -> torch.Tensor:
+    """Samples of a 16 kHz mono file, checked: decodable, finite, at least one filterbank
+    frame long and, when ``n_frames`` is given, of about that many frames."""
+    where = where or str(path)
+    try:
+        wav, rate = sf.read(str(path), dtype="float32", always_2d=False)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AudioReadError(where, f"audio unreadable: {path} ({err})", "audio_undecodable") from None
     if rate != mf.SAMPLE_RATE or wav.ndim != 1:
-        raise ValueError(f"{where or path}: {path} must be 16 kHz mono")
+        raise AudioReadError(where, f"{path} must be 16 kHz mono", "audio_format")
+    if not np.isfinite(wav).all():
+        raise AudioReadError(where, f"{path} holds {int((~np.isfinite(wav)).sum())} non-finite "
+                             "samples (NaN or Inf)", "audio_nonfinite")
+    frames = mf.num_fbank_frames(len(wav))
+    if frames == 0:
+        raise AudioReadError(where, f"{path} has {len(wav)} samples: too short for one 25 ms "
+                             "filterbank frame", "audio_too_short")
+    if n_frames is not None and abs(n_frames - frames) > mf.FRAME_TOLERANCE * frames + 2:
+        raise AudioReadError(where, f"n_frames is {n_frames}, but {path} gives {frames} frames "
+                             f"({len(wav) / mf.SAMPLE_RATE:.2f} s)", "n_frames_mismatch")
     return torch.from_numpy(wav)
 
 
@@ -38,16 +63,42 @@ def load_fbank_raw(path: Path, where: str = "") -> torch.Tensor:
     return fbank_features(_read_wav(path, where))
 
 
-def load_fbank(path: Path, where: str, features: str = "fbank") -> torch.Tensor:
+def load_fbank(path: Path, where: str, features: str = "fbank",
+               n_frames: int | None = None) -> torch.Tensor:
     """(T, 80) utterance-normalised filterbanks of a 16 kHz mono file: ``fbank``, or
-    ``w2vbert2`` (mslam_plugin.data.w2vbert2_features: T even)."""
-    if features == "w2vbert2":
-        return w2vbert2_fbank(_read_wav(path, where))
-    if features != "fbank":
+    ``w2vbert2`` (mslam_plugin.data.w2vbert2_features: T even). Audio that cannot be used
+    raises :class:`AudioReadError` located by ``where`` (``manifest:line``)."""
+    if features not in SPEECH_FEATURES:
         raise ValueError(f"`speech_features` must be one of {SPEECH_FEATURES}, but is "
                          f"{features!r} instead.")
-    feats = load_fbank_raw(path, where)
+    wav = _read_wav(path, where, n_frames)
+    if features == "w2vbert2":
+        return w2vbert2_fbank(wav)
+    feats = fbank_features(wav)
     return (feats - feats.mean(0)) / feats.std(0).clamp(min=1e-5)
+
+
+class ReadSkips:
+    """Rows whose audio fails when read: raised as :class:`AudioReadError`, or with
+    ``skip_invalid`` skipped (never read again) and counted by reason in the log."""
+
+    def __init__(self, skip_invalid: bool):
+        self.skip_invalid, self.bad, self.counts = skip_invalid, set(), Counter()
+
+    def load(self, index: int, read):
+        """``read()``, or None for a row skipped now or earlier."""
+        if index in self.bad:
+            return None
+        try:
+            return read()
+        except AudioReadError as err:
+            if not self.skip_invalid:
+                raise
+            self.bad.add(index)
+            self.counts[err.reason] += 1
+            logger.warning("%s: skipped (--skip-invalid; %d rows skipped when read so far: %s)",
+                           err, sum(self.counts.values()), dict(self.counts))
+            return None
 
 
 class ItemSource:
@@ -61,13 +112,14 @@ class ItemSource:
         self.max_chars, self.features = max_chars, features
         m = mf.read_manifest(path, kind, skip_invalid=skip_invalid)
         self.stats: Counter = Counter(m.skipped)
-        rows = []
-        for row in m.rows:
+        rows, lines = [], []
+        for row, line in zip(m.rows, m.lines):
             if kind != "text" and int(row["n_frames"]) > max_frames:
                 self.stats["too_long"] += 1
                 continue
             rows.append(row)
-        self.rows = rows
+            lines.append(line)
+        self.rows, self.lines, self.skips = rows, lines, ReadSkips(skip_invalid)
         self.lang_col = {"speech": "lang", "text": "lang", "paired": "src_lang"}[kind]
         self.langs = np.array([r[self.lang_col] for r in rows])
         self.sizes = np.array([self._size(r) for r in rows], dtype=np.int64)
@@ -88,12 +140,16 @@ class ItemSource:
         ids = encode(self.dictionary, text)[: self.max_chars]
         return torch.tensor(ids, dtype=torch.long)
 
-    def load(self, i: int) -> dict:
+    def load(self, i: int) -> dict | None:
+        """Row ``i`` as an item (None: its audio failed when read, with ``skip_invalid``)."""
         row = self.rows[i]
         item = {"id": row["id"], "lang": row[self.lang_col]}
         if self.kind != "text":
-            item["fbank"] = load_fbank(mf.resolve_audio(row["audio"], self.path.parent),
-                                       f"{self.path} row {row['id']}", self.features)
+            item["fbank"] = self.skips.load(i, lambda: load_fbank(
+                mf.resolve_audio(row["audio"], self.path.parent), f"{self.path}:{self.lines[i]}",
+                self.features, int(row["n_frames"])))
+            if item["fbank"] is None:
+                return None
         if self.kind == "text":
             item["tokens"] = self.tokens(row["text"])
         elif self.kind == "paired":
