@@ -1,6 +1,7 @@
 """Helpers shared by the fine-tuning tasks."""
 
 import logging
+from pathlib import Path
 
 import torch
 from fairseq import metrics
@@ -24,6 +25,14 @@ def keep_every_example(task, dataset, kwargs: dict) -> dict:
             task._told_batch_multiple = True
         kwargs = dict(kwargs, required_batch_size_multiple=1)
     return kwargs
+
+
+def vocabulary_path(name: str, data: str) -> Path:
+    """Where a vocabulary option points: a bare file name lives in the data directory
+    (never the working directory, where a stray file of that name would silently replace
+    the model's); a path with a directory part is used as given."""
+    path = Path(name)
+    return path if path.is_absolute() or len(path.parts) > 1 else Path(data) / path
 
 
 # Encoder input sensitivity on validation batches (mslam_plugin/modules/sensitivity.py).

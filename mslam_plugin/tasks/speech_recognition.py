@@ -20,7 +20,7 @@ from ..data.asr_dataset import ASRDataset
 from ..data.graphemes import load_grapheme_dictionary
 from ..data.sources import SPEECH_FEATURES
 from ..rnnt_decoding import RNNTGenerator
-from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example
+from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example, vocabulary_path
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class MSLAMASRConfig(FairseqDataclass):
     data: str = field(default=MISSING, metadata={"help": "directory of the paired manifests"})
-    grapheme_vocab: str = field(default="dict.grapheme.txt", metadata={"help": "grapheme vocabulary (a path, or a file name under the data directory)"})
+    grapheme_vocab: str = field(default="dict.grapheme.txt", metadata={"help": "grapheme vocabulary: a bare file name is read from the data directory, never the working directory; a path with a directory part is used as given"})
     max_frames: int = field(default=3000, metadata={"help": "utterances with more filterbank frames are left out of training (counted)"})
     skip_invalid: bool = field(default=False, metadata={"help": "skip and count bad manifest rows instead of stopping"})
     rnnt_beam: int = field(default=4, metadata={"help": "beam width of fairseq-generate (1: greedy search)"})
@@ -45,9 +45,7 @@ class MSLAMASRTask(EncoderSensitivityMixin, FairseqTask):
 
     @classmethod
     def setup_task(cls, cfg: MSLAMASRConfig, **kwargs):
-        path = Path(cfg.grapheme_vocab)
-        if not path.is_file():
-            path = Path(cfg.data) / cfg.grapheme_vocab
+        path = vocabulary_path(cfg.grapheme_vocab, cfg.data)
         graphemes = load_grapheme_dictionary(path)
         logger.info("grapheme vocabulary (%s): %d symbols", path, len(graphemes))
         return cls(cfg, graphemes)

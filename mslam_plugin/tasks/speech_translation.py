@@ -29,7 +29,7 @@ from ..data.s2t_audio import reads_audio_files
 from ..data.sample_rate_check import check_stored_features
 from ..data.source_chars import with_source_chars
 from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
-from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example
+from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example, vocabulary_path
 
 logger = logging.getLogger(__name__)
 CTC_CRITERION = "label_smoothed_cross_entropy_with_ctc"
@@ -41,8 +41,9 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
     def add_args(cls, parser):
         super().add_args(parser)
         parser.add_argument("--char-vocab", default="dict.char.txt",
-                            help="character vocabulary of the pre-trained encoder (a path, "
-                                 "or a file name under the data directory)")
+                            help="character vocabulary of the pre-trained encoder: a bare "
+                                 "file name is read from the data directory, never the "
+                                 "working directory; a path with a directory part as given")
         parser.add_argument("--mt-subset", default="",
                             help="MT TSV (id, src_text, tgt_text, src_lang, tgt_lang) under "
                                  "the data directory, e.g. mt_train: speech + text fine-tuning")
@@ -61,17 +62,14 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
 
     def __init__(self, args, tgt_dict):
         super().__init__(args, tgt_dict)
-        path = Path(args.char_vocab)
-        if not path.is_file():
-            path = Path(args.data) / args.char_vocab
+        path = vocabulary_path(args.char_vocab, args.data)
         self.char_dictionary = None
         if path.is_file():
             self.char_dictionary = load_char_dictionary(path)
             logger.info("character vocabulary (%s): %d", path, len(self.char_dictionary))
         elif args.mt_subset or args.source_modality == "text":
-            raise FileNotFoundError(f"{args.char_vocab}: character vocabulary not found (nor "
-                                    f"under {args.data}); text input needs the pre-training's "
-                                    "dict.char.txt (--char-vocab)")
+            raise FileNotFoundError(f"{path}: character vocabulary not found; text input "
+                                    "needs the pre-training's dict.char.txt (--char-vocab)")
         else:
             logger.info("no character vocabulary (%s): speech input only; the encoder's "
                         "text embedding takes its size from the checkpoint", args.char_vocab)
