@@ -19,4 +19,7 @@ torch.serialization.add_safe_globals([argparse.Namespace])
 from . import criterions, models, optim, tasks, wer_scorer  # noqa: F401,E402  (registration side effects)
 from .checkpoints import install as _install_crash_safe_checkpoints  # noqa: E402
 
+from .distributed import install as _install_ddp_unused_parameters  # noqa: E402
+
 _install_crash_safe_checkpoints()  # atomic checkpoint_last/best, resume from an intact one
+_install_ddp_unused_parameters()  # DDP searches for unused parameters of our models

@@ -104,7 +104,8 @@ def test_blind_encoder_with_source_ctc_still_trains_the_encoder():
     shared = _calls(blind.encoder.multimodal_encoder)
     out = blind.encoder(torch.randn(2, 80, 80), torch.tensor([80, 40]))
     assert shared and not out["encoder_out"][0].any()
-    assert out["ctc_features"][0].shape == (20, 2, 144) and out["ctc_features"][0].abs().sum() > 0
+    logits = out["ctc_logits"][0]
+    assert logits.shape == (20, 2, 50) and logits.std(0).abs().sum() > 0  # varies over time
 
 
 def _text_dataset(corpus: Path, split: str = "mt_test") -> TextTranslationDataset:

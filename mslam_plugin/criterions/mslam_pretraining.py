@@ -173,7 +173,8 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         out["losses"]["ctc"] = F.ctc_loss(lprobs, transcript, input_lengths, target_lengths,
                                           blank=self.blank, reduction="mean", zero_infinity=True)
 
-    def forward(self, model, sample, reduce=True):
+    def _objectives(self, model, sample) -> dict:
+        """Every objective's forward pass and loss: called by the model's forward."""
         out = {"losses": {}, "stats": {}, "log": {}, "diversity": None, "codebook": None}
         rng = np.random.default_rng(sample["batch_seed"])
         w = self.weights
@@ -185,6 +186,12 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
             self._tlm(model, sample["paired"], rng, out)
         if "paired" in sample and w["ctc"]:
             self._ctc(model, sample["paired"], out)
+        return out
+
+    def forward(self, model, sample, reduce=True):
+        # through model(...): a DistributedDataParallel wrapper sees the whole computation
+        out = model(loss_fn=lambda m: self._objectives(m, sample))
+        w = self.weights
         loss = sum(w[k] * v for k, v in out["losses"].items())
         if out["diversity"] is not None:
             loss = loss + self.cfg.w2v_diversity_weight * out["diversity"]

@@ -85,19 +85,27 @@ class RNNTCriterion(FairseqCriterion):
         super().__init__(task)
         self.max_elements, self.clamp, self.impl = rnnt_max_joint_elements, rnnt_clamp, rnnt_impl
 
-    def forward(self, model, sample, reduce=True):
-        out = model(**sample["net_input"], target=sample["target"],
-                    target_lengths=sample["target_lengths"])
-        loss = rnnt_loss_chunked(model.joiner, out["encoder_out"], out["encoder_lengths"],
+    def _losses(self, model, out, sample) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The training loss (RNN-T + ctc_weight x CTC), the RNN-T loss and the auxiliary
+        CTC loss (None without a CTC head), summed over utterances: called inside the
+        model's forward."""
+        rnnt = rnnt_loss_chunked(model.joiner, out["encoder_out"], out["encoder_lengths"],
                                  out["predictor_out"], sample["target"], sample["target_lengths"],
                                  model.blank, self.max_elements, self.clamp, self.impl)
+        if model.ctc_head is None:
+            return rnnt, rnnt, None
+        ctc = self._ctc(model, out, sample)
+        return rnnt + model.ctc_weight * ctc, rnnt, ctc
+
+    def forward(self, model, sample, reduce=True):
+        loss, rnnt, ctc = model(**sample["net_input"], target=sample["target"],
+                                target_lengths=sample["target_lengths"],
+                                loss_fn=lambda m, out: self._losses(m, out, sample))
         nsentences = sample["target"].size(0)
-        logging_output = {"loss": loss.data, "ntokens": sample["ntokens"],
+        logging_output = {"loss": rnnt.data, "ntokens": sample["ntokens"],
                           "nsentences": nsentences, "sample_size": nsentences}
-        if getattr(model, "ctc_head", None) is not None:
-            ctc = self._ctc(model, out, sample)
+        if ctc is not None:
             logging_output["loss_ctc"] = ctc.data
-            loss = loss + model.ctc_weight * ctc
         return loss, nsentences, logging_output
 
     @staticmethod

@@ -203,8 +203,13 @@ class MSLAMModel(BaseFairseqModel):
         return MSLAMPairedOutput(speech, MSLAMTextOutput(text_ctx, text_padding_mask))
 
     def forward(self, fbank=None, fbank_padding_mask=None, tokens=None, mask=None,
-                quantize=True):
-        """Dispatch on the inputs given: speech, text, or both (paired)."""
+                quantize=True, loss_fn=None):
+        """Dispatch on the inputs given: speech, text, or both (paired). ``loss_fn(model)``,
+        when given, runs instead and its result is returned: the pre-training criterion's
+        passes and heads then all run inside this forward, where DistributedDataParallel
+        sees which parameters a step uses."""
+        if loss_fn is not None:
+            return loss_fn(self)
         if fbank is not None and tokens is not None:
             return self.forward_paired(fbank, fbank_padding_mask, tokens, mask, quantize)
         if fbank is not None:

@@ -93,8 +93,10 @@ class MSLAMSTEncoder(FairseqEncoder):
     def forward(self, src_tokens, src_lengths=None, **kwargs):
         """src_tokens: filterbanks (B, T, F) float with ``src_lengths`` (B,), or characters
         (B, U) long. Returns fairseq's encoder_out dict: ``encoder_out`` [(T', B, C)],
-        ``encoder_padding_mask`` [(B, T')], and with a source CTC head ``ctc_features``
-        [(T', B, D)], the multimodal encoder's output before the projection to C."""
+        ``encoder_padding_mask`` [(B, T')], and with a source CTC head ``ctc_logits``
+        [(T', B, V)] over the character vocabulary, from the multimodal encoder's output
+        before the projection to C (computed here, inside forward, so that distributed
+        training sees the head used)."""
         skip = self.blind and self.ctc_head is None  # nothing reads the encoder: not run
         if src_tokens.dtype == torch.long:  # characters: text translation
             x, padding_mask = self.text_embedding(src_tokens)
@@ -111,15 +113,16 @@ class MSLAMSTEncoder(FairseqEncoder):
         x = self.proj(hidden).masked_fill(padding_mask[..., None], 0.0)
         if self.blind:
             x = torch.zeros_like(x)
-        return self._encoder_out(x, padding_mask, hidden if self.ctc_head is not None else None)
+        ctc_logits = self.ctc_head(hidden) if self.ctc_head is not None else None
+        return self._encoder_out(x, padding_mask, ctc_logits)
 
     @staticmethod
-    def _encoder_out(x, padding_mask, ctc_features):
+    def _encoder_out(x, padding_mask, ctc_logits):
         out = {"encoder_out": [x.transpose(0, 1)], "encoder_padding_mask": [padding_mask],
                "encoder_embedding": [], "encoder_states": [], "src_tokens": [],
                "src_lengths": []}
-        if ctc_features is not None:
-            out["ctc_features"] = [ctc_features.transpose(0, 1)]
+        if ctc_logits is not None:
+            out["ctc_logits"] = [ctc_logits.transpose(0, 1)]
         return out
 
     def reorder_encoder_out(self, encoder_out, new_order):
@@ -181,13 +184,13 @@ class MSLAMSTModel(FairseqEncoderDecoderModel):
         transcript holds, takes its place."""
         enc = net_output[1]["encoder_out"]
         head, blank = self.encoder.ctc_head, self.encoder.ctc_blank
-        if head is None or "ctc_features" not in enc:
+        if head is None or "ctc_logits" not in enc:
             raise ValueError("label_smoothed_cross_entropy_with_ctc: the model has no source "
                              "CTC head (it is built when the task trains with that criterion "
                              "and --ctc-weight > 0)")
         if blank is None:
             raise ValueError("the source CTC loss needs the character vocabulary (--char-vocab)")
-        logits = head(enc["ctc_features"][0])
+        logits = enc["ctc_logits"][0]
         order = torch.arange(logits.size(-1), device=logits.device)
         order[0], order[blank] = blank, 0
         lprobs = torch.log_softmax(logits.index_select(-1, order).float(), dim=-1)

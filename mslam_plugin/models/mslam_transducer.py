@@ -128,17 +128,20 @@ class MSLAMTransducerModel(BaseFairseqModel):
     def joiner(self):
         return self.rnnt.joiner
 
-    def forward(self, src_tokens, src_lengths, target=None, target_lengths=None, **kwargs):
+    def forward(self, src_tokens, src_lengths, target=None, target_lengths=None,
+                loss_fn=None, **kwargs):
         """Transcription and prediction networks (the joint is left to the criterion, which
         bounds its memory): encodings (B, T', D), their lengths, predictions (B, U+1, D)
-        for the blank-prefixed targets."""
+        for the blank-prefixed targets. With ``loss_fn``, returns ``loss_fn(model, out)``:
+        the criterion's joint and CTC head then run inside this forward, where
+        DistributedDataParallel sees them used."""
         enc, enc_lengths = self.rnnt.transcribe(src_tokens, src_lengths)
         out = {"encoder_out": enc, "encoder_lengths": enc_lengths}
         if target is not None:
             start = torch.full_like(target[:, :1], self.blank)
             pred, _, _ = self.rnnt.predict(torch.cat([start, target], 1), target_lengths + 1, None)
             out["predictor_out"] = pred
-        return out
+        return out if loss_fn is None else loss_fn(self, out)
 
     def max_positions(self):
         return None

@@ -16,6 +16,7 @@ of audio files too, which stock fairseq cannot read with torchaudio 2.9) plus
   only, or to score MT.
 """
 
+import contextlib
 import logging
 import math
 from pathlib import Path
@@ -134,7 +135,13 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
             return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
         model.train()
         model.set_num_updates(update_num)
-        loss, sample_size, log = criterion(model, sample["st"])
+        scale = 0.0 if ignore_grad else 1.0
+        # Two forward passes, one backward each: the ST pass's gradients accumulate
+        # locally (no_sync of DistributedDataParallel) and are reduced with the MT pass's,
+        # as DDP needs one backward per forward.
+        with getattr(model, "no_sync", contextlib.nullcontext)():
+            loss, sample_size, log = criterion(model, sample["st"])
+            optimizer.backward(loss * scale)
         ctc_weight = getattr(criterion, "ctc_weight", None)
         if ctc_weight is not None:
             criterion.ctc_weight = 0.0  # no transcript CTC on text input
@@ -144,10 +151,9 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
             if ctc_weight is not None:
                 criterion.ctc_weight = ctc_weight
         # Per-token (or per-sentence) means: ST + weight * MT, over the ST sample size.
-        loss = loss + self.args.mt_weight * mt_loss * (sample_size / max(mt_size, 1))
-        if ignore_grad:
-            loss *= 0
-        optimizer.backward(loss)
+        mt_loss = self.args.mt_weight * mt_loss * (sample_size / max(mt_size, 1))
+        optimizer.backward(mt_loss * scale)
+        loss = (loss + mt_loss).detach() * scale
         log = dict(log)
         for key in ("loss", "nll_loss", "ntokens", "sample_size"):
             if key in mt_log:
