@@ -27,6 +27,8 @@ COLUMNS = {
            "tgt_lang"),
     "mt": ("id", "src_text", "tgt_text", "src_lang", "tgt_lang"),
 }
+# fairseq's own speech_to_text manifests (its CoVoST 2 preparation) hold only these
+REQUIRED = {**COLUMNS, "st": ("id", "audio", "n_frames", "tgt_text")}
 NONEMPTY = {"speech": (), "text": ("text",), "paired": ("tgt_text",), "st": ("tgt_text",),
             "mt": ("src_text", "tgt_text")}
 
@@ -150,7 +152,7 @@ def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
     seen: set[str] = set()
     with path.open("rb") as f:
         header = _decode(path, 1, f.readline()).rstrip("\r\n").split("\t")
-        missing = [c for c in COLUMNS[kind] if c not in header]
+        missing = [c for c in REQUIRED[kind] if c not in header]
         if missing:
             raise ManifestError(path, 1, f"header lacks column(s) {', '.join(missing)} "
                                 f"for a {kind} manifest", "bad_header")

@@ -27,6 +27,7 @@ from fairseq.tasks.speech_to_text import SpeechToTextTask
 
 from ..data.char_vocab import load_char_dictionary
 from ..data.s2t_audio import reads_audio_files
+from ..data.s2t_manifest import validated_creator
 from ..data.sample_rate_check import check_stored_features
 from ..data.source_chars import with_source_chars
 from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
@@ -41,6 +42,8 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
     @classmethod
     def add_args(cls, parser):
         super().add_args(parser)
+        parser.add_argument("--skip-invalid", action="store_true",
+                            help="skip and count bad manifest rows instead of stopping")
         parser.add_argument("--char-vocab", default="dict.char.txt",
                             help="character vocabulary of the pre-trained encoder: a bare "
                                  "file name is read from the data directory, never the "
@@ -111,7 +114,12 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
         if self.args.source_modality == "text":
             self.datasets[split] = self._text_dataset(split)
             return
-        super().load_dataset(split, epoch=epoch, combine=combine, **kwargs)
+        creator = validated_creator(self.data_cfg.audio_root, self.args.skip_invalid)
+        self.datasets[split] = creator.from_tsv(
+            root=self.args.data, cfg=self.data_cfg, splits=split, tgt_dict=self.tgt_dict,
+            pre_tokenizer=self.build_tokenizer(self.args), bpe_tokenizer=self.build_bpe(self.args),
+            is_train_split=split.startswith("train"), epoch=epoch, seed=self.args.seed,
+            speaker_to_id=self.speaker_to_id, multitask=self.multitask_tasks)
         self.datasets[split] = reads_audio_files(self.datasets[split])
         if split.startswith("train"):
             for part in getattr(self.datasets[split], "datasets", [self.datasets[split]]):

@@ -1,0 +1,68 @@
+"""Speech translation reads its manifests through the package's validated reader: shifted
+columns, a misspelled header, duplicate ids and empty targets are FILE:LINE errors (or
+skipped and counted), and relative audio paths resolve against the manifest's directory,
+whatever the working directory."""
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from mslam_plugin.data.manifest import COLUMNS, ManifestError
+from mslam_plugin.data.s2t_manifest import validated_creator
+
+HEADER = "\t".join(COLUMNS["st"])
+
+
+def _corpus(root: Path, rows: list[str], header: str = HEADER) -> None:
+    (root / "fbank80.zip").write_bytes(b"\0" * 4096)
+    (root / "train_st.tsv").write_text(header + "\n" + "".join(r + "\n" for r in rows))
+
+
+def _row(uid: str, tgt: str = "hello", audio: str = "fbank80.zip:0:100") -> str:
+    return "\t".join([uid, audio, "48", tgt, "spk", "hallo", "de", "en"])
+
+
+def _load(root: Path, skip: bool = False, audio_root: str = ""):
+    return validated_creator(audio_root, skip)._load_samples_from_tsv(str(root), "train_st")
+
+
+@pytest.mark.parametrize("bad,message", [
+    (_row("b")[: _row("b").rindex("\t")], "expected 8 columns, found 7"),  # a missing column
+    (_row("a"), "duplicate id 'a'"),
+    (_row("b", tgt=" "), "empty tgt_text"),
+    (_row("b", audio="missing.zip:0:100"), "audio file not found"),
+])
+def test_bad_rows_are_located(tmp_path, bad, message):
+    _corpus(tmp_path, [_row("a"), bad, _row("c")])
+    with pytest.raises(ManifestError, match=rf"train_st.tsv:3: .*{message}"):
+        _load(tmp_path)
+    rows = _load(tmp_path, skip=True)
+    assert [r["id"] for r in rows] == ["a", "c"]
+
+
+def test_misspelled_header_names_the_missing_column(tmp_path):
+    _corpus(tmp_path, [_row("a")], header=HEADER.replace("tgt_text", "tgt_txt"))
+    with pytest.raises(ManifestError, match=r"train_st.tsv:1: header lacks column\(s\) tgt_text"):
+        _load(tmp_path)
+
+
+def test_relative_audio_resolves_against_the_manifest_not_the_working_directory(
+        tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    _corpus(data, [_row("a")])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "fbank80.zip").write_bytes(b"\0" * 4096)  # a decoy in the working directory
+    monkeypatch.chdir(elsewhere)
+    (row,) = _load(Path("../data"))
+    assert row["audio"] == f"{(data / 'fbank80.zip').resolve()}:0:100"
+
+
+def test_the_task_accepts_skip_invalid():
+    from mslam_plugin.tasks.speech_translation import MSLAMSpeechTranslationTask
+
+    parser = argparse.ArgumentParser()
+    MSLAMSpeechTranslationTask.add_args(parser)
+    assert parser.parse_args(["d", "--skip-invalid"]).skip_invalid
