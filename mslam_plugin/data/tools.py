@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -86,6 +87,12 @@ def main_validate(argv=None) -> None:
     p.add_argument("--skip-invalid", action="store_true",
                    help="count and report bad rows instead of stopping at the first")
     p.add_argument("--no-audio", action="store_true", help="do not open the audio files")
+    p.add_argument("--decode", action="store_true",
+                   help="also decode every audio file (undecodable, non-finite, too short, "
+                        "length against n_frames), in parallel")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--state", type=Path, default=None,
+                   help="with --decode: a JSON-lines file of decoded rows; a rerun skips them")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
     try:
@@ -95,4 +102,52 @@ def main_validate(argv=None) -> None:
         sys.exit(f"error: {err}")
     print(f"{args.manifest}: {len(m.rows)} valid rows; skipped {sum(m.skipped.values())} "
           f"{dict(m.skipped) if m.skipped else ''}".rstrip())
-    sys.exit(1 if m.skipped else 0)
+    failed = decode_all(m, args.workers, args.state) if args.decode else {}
+    sys.exit(1 if m.skipped or failed else 0)
+
+
+def _decode_row(job: tuple[str, int, str, int]) -> tuple[int, str | None, str | None]:
+    from .sources import AudioReadError, _read_wav
+
+    manifest, line, audio, n_frames = job
+    try:
+        _read_wav(Path(audio), f"{manifest}:{line}", n_frames)
+    except AudioReadError as err:
+        return line, err.reason, str(err)
+    return line, None, None
+
+
+def decode_all(m: "mf.Manifest", workers: int, state: Path | None) -> dict[str, int]:
+    """Decode every audio file of a validated manifest in ``workers`` processes; print
+    each failure as FILE:LINE: reason; returns the failures counted by reason. With
+    ``state``, every decoded row is appended there and a rerun skips it."""
+    import json
+    from collections import Counter
+    from multiprocessing import Pool
+
+    done: dict[int, dict] = {}
+    if state is not None and state.is_file():
+        for raw in state.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(raw)
+            done[entry["line"]] = entry
+    jobs = [(str(m.path), line, str(mf.resolve_audio(r["audio"], m.path.parent)),
+             int(r["n_frames"])) for r, line in zip(m.rows, m.lines)
+            if "audio" in r and not mf._is_zip_ref(r["audio"]) and line not in done]
+    log = state.open("a", encoding="utf-8") if state is not None else None
+    try:
+        with Pool(max(1, workers)) as pool:
+            for line, reason, message in pool.imap_unordered(_decode_row, jobs, 16):
+                done[line] = {"line": line, "reason": reason, "message": message}
+                if log is not None:
+                    log.write(json.dumps(done[line]) + "\n")
+                    log.flush()
+    finally:
+        if log is not None:
+            log.close()
+    failed = Counter(e["reason"] for e in done.values() if e["reason"])
+    for entry in sorted(done.values(), key=lambda e: e["line"]):
+        if entry["reason"]:
+            print(entry["message"])
+    print(f"{m.path}: decoded {len(done)} audio files ({len(jobs)} now); "
+          f"{sum(failed.values())} failed {dict(failed) if failed else ''}".rstrip())
+    return dict(failed)
