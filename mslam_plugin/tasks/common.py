@@ -35,6 +35,16 @@ def vocabulary_path(name: str, data: str) -> Path:
     return path if path.is_absolute() or len(path.parts) > 1 else Path(data) / path
 
 
+def restoring_without_pretraining_file(cfg, from_checkpoint: bool) -> None:
+    """A fine-tuned checkpoint being loaded (decoding, ``from_checkpoint``) holds every
+    weight: its model is built without re-reading the pre-training checkpoint it started
+    from, which may have moved or been replaced since."""
+    if from_checkpoint and getattr(cfg, "load_pretrained_mslam_from", ""):
+        logger.info("loading a fine-tuned checkpoint: its pre-training file %s is not read",
+                    cfg.load_pretrained_mslam_from)
+        cfg.load_pretrained_mslam_from = ""
+
+
 # Encoder input sensitivity on validation batches (mslam_plugin/modules/sensitivity.py).
 MIN_VARIATION = 0.05  # see docs/learning_curves.md for what healthy encoders keep
 

@@ -20,7 +20,8 @@ from ..data.asr_dataset import ASRDataset
 from ..data.graphemes import load_grapheme_dictionary
 from ..data.sources import SPEECH_FEATURES
 from ..rnnt_decoding import RNNTGenerator
-from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example, vocabulary_path
+from .common import (MIN_VARIATION, EncoderSensitivityMixin, keep_every_example,
+                     restoring_without_pretraining_file, vocabulary_path)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class MSLAMASRTask(EncoderSensitivityMixin, FairseqTask):
         graphemes = load_grapheme_dictionary(path)
         logger.info("grapheme vocabulary (%s): %d symbols", path, len(graphemes))
         return cls(cfg, graphemes)
+
+    def build_model(self, cfg, from_checkpoint=False):
+        restoring_without_pretraining_file(cfg, from_checkpoint)
+        return super().build_model(cfg, from_checkpoint)
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         train = "train" in split

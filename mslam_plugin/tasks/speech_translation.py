@@ -31,7 +31,8 @@ from ..data.s2t_manifest import validated_creator
 from ..data.sample_rate_check import check_stored_features
 from ..data.source_chars import with_source_chars
 from ..data.translation import JointSpeechTextDataset, TextTranslationDataset
-from .common import MIN_VARIATION, EncoderSensitivityMixin, keep_every_example, vocabulary_path
+from .common import (MIN_VARIATION, EncoderSensitivityMixin, keep_every_example,
+                     restoring_without_pretraining_file, vocabulary_path)
 
 logger = logging.getLogger(__name__)
 CTC_CRITERION = "label_smoothed_cross_entropy_with_ctc"
@@ -91,6 +92,7 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
                                     "spells the transcripts with it")
 
     def build_model(self, args, from_checkpoint=False):
+        restoring_without_pretraining_file(args, from_checkpoint)
         if not from_checkpoint:  # the criterion decides; a checkpoint keeps its own head
             args.source_ctc = self.source_ctc
             if self.source_ctc:
