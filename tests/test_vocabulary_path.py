@@ -24,3 +24,19 @@ def test_a_stray_vocabulary_in_the_working_directory_is_ignored(tmp_path, monkey
     task = MSLAMASRTask.setup_task(MSLAMASRConfig(data=str(data)))
     symbols = set(task.graphemes.symbols)
     assert {"a", "b", "c"} <= symbols and "ᆶ" not in symbols
+
+
+def test_characters_outside_the_vocabulary_are_reported_per_language(tmp_path, caplog):
+    from fairseq.data import Dictionary
+
+    from mslam_plugin.data.sources import ItemSource
+
+    d = Dictionary()
+    for c in "abc▁":
+        d.add_symbol(c)
+    (tmp_path / "text_train.tsv").write_text(
+        "id\ttext\tlang\tsource\n1\tabc abc\tx\ts\n2\tабв abc\ty\ts\n")
+    src = ItemSource(tmp_path / "text_train.tsv", "text", d)
+    assert src.unknown_share == {"x": 0.0, "y": 3 / 7}
+    assert "42.9% of the y characters are not in the vocabulary" in caplog.text
+    assert "of the x characters" not in caplog.text

@@ -13,7 +13,7 @@ from fairseq.data import FairseqDataset
 
 from . import manifest as mf
 from .graphemes import encode
-from .sources import ReadSkips, collate_speech, collate_tokens, load_fbank
+from .sources import ReadSkips, collate_speech, collate_tokens, load_fbank, report_unknown
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,8 @@ class ASRDataset(FairseqDataset):
         self.path, self.rows, self.dictionary = path, rows, dictionary
         self.targets = [torch.tensor(encode(dictionary, r["tgt_text"]), dtype=torch.long)
                         for r in rows]
-        unknown = sum(int((t == dictionary.unk()).sum()) for t in self.targets)
-        if unknown:
-            logger.warning("%s: %d transcript symbols are not in the grapheme vocabulary "
-                           "(mapped to <unk>)", path, unknown)
+        self.unknown_share = report_unknown(path, [r["tgt_text"] for r in rows],
+                                            [r["src_lang"] for r in rows], dictionary, encode)
         self.frames = np.array([int(r["n_frames"]) for r in rows], dtype=np.int64)
         self.shuffle, self.seed, self.epoch = shuffle, seed, 1
         self.features = features  # fbank or w2vbert2 (sources.load_fbank)

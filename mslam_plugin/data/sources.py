@@ -78,6 +78,35 @@ def load_fbank(path: Path, where: str, features: str = "fbank",
     return (feats - feats.mean(0)) / feats.std(0).clamp(min=1e-5)
 
 
+UNK_WARN_SHARE = 0.01  # warn when more than 1% of a language's characters are <unk>
+
+
+def report_unknown(path: Path, texts: list[str], langs: list[str], dictionary, encode_fn,
+                   sample: int = 20000) -> dict[str, float]:
+    """Share of characters mapped to ``<unk>`` per language, over an even sample of at most
+    ``sample`` rows; logged for the manifest, with a warning per language above
+    :data:`UNK_WARN_SHARE`. Returns language -> share."""
+    step = max(1, len(texts) // sample)
+    total: Counter = Counter()
+    unknown: Counter = Counter()
+    unk = dictionary.unk()
+    for text, lang in zip(texts[::step], langs[::step]):
+        ids = encode_fn(dictionary, text)
+        total[lang] += len(ids)
+        unknown[lang] += sum(1 for i in ids if i == unk)
+    share = {lang: unknown[lang] / total[lang] for lang in total if total[lang]}
+    overall = sum(unknown.values()) / max(1, sum(total.values()))
+    if overall:
+        logger.info("%s: %.3f%% of characters are not in the vocabulary (<unk>)", path,
+                    100 * overall)
+    for lang, value in sorted(share.items()):
+        if value > UNK_WARN_SHARE:
+            logger.warning("%s: %.1f%% of the %s characters are not in the vocabulary and "
+                           "become <unk> (was the vocabulary built from this data?)", path,
+                           100 * value, lang)
+    return share
+
+
 class ReadSkips:
     """Rows whose audio fails when read: raised as :class:`AudioReadError`, or with
     ``skip_invalid`` skipped (never read again) and counted by reason in the log."""
@@ -124,6 +153,10 @@ class ItemSource:
         self.langs = np.array([r[self.lang_col] for r in rows])
         self.sizes = np.array([self._size(r) for r in rows], dtype=np.int64)
         self.truncated = int(sum(1 for r in rows if kind == "text" and len(r["text"]) > max_chars))
+        if kind != "speech" and rows:
+            col = "text" if kind == "text" else "tgt_text"
+            self.unknown_share = report_unknown(path, [r[col] for r in rows],
+                                                self.langs.tolist(), dictionary, encode)
         if self.stats or self.truncated:
             logger.info("%s: %d rows kept; filtered %s; texts truncated to %d chars: %d",
                         path, len(rows), dict(self.stats), max_chars, self.truncated)
