@@ -107,3 +107,20 @@ def test_training_resumes_past_a_truncated_checkpoint_last(tiny_corpus, tmp_path
     assert "Loaded checkpoint" in log and "@ 2 updates" in log
     state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
     assert state["optimizer_history"][-1]["num_updates"] == 6
+
+
+def test_a_checkpoint_of_another_width_is_one_clear_error(tmp_path, monkeypatch):
+    from fairseq import checkpoint_utils
+
+    from test_mslam_st import _model
+
+    encoder = _model().encoder
+    state = {k: v for k, v in encoder.state_dict().items()}
+    key = next(k for k in state if k.startswith("speech_encoder.") and state[k].dim() == 2)
+    state[key] = torch.zeros(state[key].shape[0] + 8, state[key].shape[1])
+    monkeypatch.setattr(checkpoint_utils, "load_checkpoint_to_cpu", lambda path: {"model": state})
+    with pytest.raises(CheckpointError) as err:
+        encoder.load_pretrained(str(tmp_path / "wide.pt"))
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'wide.pt'}: 1 encoder tensors differ in shape")
+    assert key in message and "another --arch" in message and "\n" not in message
