@@ -66,3 +66,16 @@ def test_the_task_accepts_skip_invalid():
     parser = argparse.ArgumentParser()
     MSLAMSpeechTranslationTask.add_args(parser)
     assert parser.parse_args(["d", "--skip-invalid"]).skip_invalid
+
+
+def test_raw_audio_with_non_finite_samples_is_named(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from mslam_plugin.data.s2t_audio import read_waveform
+
+    x = np.zeros(16000, dtype=np.float32)
+    x[5] = np.inf
+    sf.write(tmp_path / "inf.wav", x, 16000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"inf.wav: 1 non-finite samples"):
+        read_waveform(str(tmp_path / "inf.wav"))

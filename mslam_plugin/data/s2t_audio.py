@@ -34,6 +34,8 @@ def read_waveform(path: str) -> torch.Tensor:
         wav, rate = sf.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as err:
         raise ValueError(f"{path}: unreadable audio ({err})") from err
+    if not np.isfinite(wav).all():
+        raise ValueError(f"{path}: {int((~np.isfinite(wav)).sum())} non-finite samples (NaN or Inf)")
     wav = torch.from_numpy(wav.mean(axis=1))
     if rate != mf.SAMPLE_RATE:
         wav = torchaudio.functional.resample(wav, rate, mf.SAMPLE_RATE)
@@ -44,7 +46,10 @@ class _ReadsAudioFiles:
     def _get_source_audio(self, index):
         if not isinstance(index, (int, np.integer)) or not _is_audio_file(self.audio_paths[index]):
             return super()._get_source_audio(index)
-        wav = read_waveform(self.audio_paths[index])
+        try:
+            wav = read_waveform(self.audio_paths[index])
+        except ValueError as err:  # located by split and id: the manifest row to look at
+            raise ValueError(f"{self.split}.tsv, id {self.ids[index]}: {err}") from None
         if self.cfg.use_audio_input:
             source = wav.float()
             if self.cfg.standardize_audio:
