@@ -50,21 +50,26 @@ def atomic_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
 
 
 def damage(path: str | os.PathLike) -> str | None:
-    """Why ``path`` is not an intact torch checkpoint (None when it is): a zip archive
-    (torch's format since 1.6) whose every member passes its CRC check, or a legacy
-    pickle that loads."""
+    """Why ``path`` is not an intact torch checkpoint (None when it is), cheaply: a zip
+    archive (torch's format since 1.6) whose central directory reads and whose members
+    all lie inside the file (a truncated file loses its central directory), or a legacy
+    pickle that loads. The data itself is not read."""
     path = Path(path)
     if not path.is_file():
         return "no such file"
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         return "empty file"
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as z:
-                bad = z.testzip()
+                members = z.infolist()
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             return f"corrupt archive ({e})"
-        return None if bad is None else f"corrupt member {bad}"
+        outside = [m.filename for m in members if m.header_offset + m.compress_size > size]
+        if outside or not any(m.filename.endswith("data.pkl") for m in members):
+            return f"incomplete archive ({outside[0] if outside else 'no data.pkl'})"
+        return None
     import torch
 
     try:
@@ -74,29 +79,25 @@ def damage(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _num_updates(path: Path) -> int:
-    name = path.stem  # checkpoint_EPOCH_UPDATES or checkpointEPOCH
-    parts = name.split("_")
-    return int(parts[-1]) if len(parts) >= 3 and parts[-1].isdigit() else -1
-
-
 def recover_last(save_dir: str | os.PathLike, suffix: str = "") -> Path | None:
     """Prepare ``save_dir`` for a resume: remove leftover ``*.pt.tmp`` files; when
     ``checkpoint_last{suffix}.pt`` exists but is damaged, replace it with the newest
-    intact ``checkpoint*{suffix}.pt`` (most updates, then newest file) and return the
-    source used. Raises :class:`CheckpointError` when no intact checkpoint is left."""
+    intact ``checkpoint*{suffix}.pt`` and return the source used. Raises :class:`CheckpointError` when no intact checkpoint is left."""
     save_dir = Path(save_dir)
     for tmp in save_dir.glob(f"*.pt{TMP_SUFFIX}"):
         logger.warning("removing %s, left by an interrupted save", tmp)
-        tmp.unlink()
+        tmp.unlink(missing_ok=True)
     last = save_dir / f"checkpoint_last{suffix}.pt"
     if not last.exists():
         return None
     why = damage(last)
     if why is None:
         return None
-    candidates = [p for p in save_dir.glob(f"checkpoint*{suffix}.pt") if p != last]
-    candidates.sort(key=lambda p: (_num_updates(p), p.stat().st_mtime), reverse=True)
+    # this rank's files only (no other shard's), newest first: saves happen in
+    # training order, and checkpoint_best is a copy made at one of them
+    candidates = [p for p in save_dir.glob(f"checkpoint*{suffix}.pt")
+                  if p != last and p.stem.endswith(suffix) and (suffix or "-shard" not in p.stem)]
+    candidates.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for source in candidates:
         if damage(source) is None:
             logger.warning("%s is unreadable (%s): resuming from %s, the newest intact "
@@ -107,6 +108,19 @@ def recover_last(save_dir: str | os.PathLike, suffix: str = "") -> Path | None:
         f"{last}: unreadable ({why}) and no intact checkpoint beside it in {save_dir} "
         f"(checked {len(candidates)}); remove it to start over, or point --restore-file "
         "at a good copy")
+
+
+def _on_first_rank_then_wait(fn) -> None:
+    """Run ``fn`` on rank 0 only (the ranks share the save directory), the others waiting
+    at a barrier; an error on rank 0 stops that rank, and the job with it."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        fn()
+        return
+    if dist.get_rank() == 0:
+        fn()
+    dist.barrier()
 
 
 def load_checkpoint_file(path: str | os.PathLike, load):
@@ -143,7 +157,8 @@ def install() -> None:
 
     def load_checkpoint(cfg, trainer, **kwargs):
         if cfg.restore_file == "checkpoint_last.pt" and os.path.isdir(cfg.save_dir):
-            recover_last(cfg.save_dir, trainer.checkpoint_suffix or "")
+            _on_first_rank_then_wait(
+                lambda: recover_last(cfg.save_dir, trainer.checkpoint_suffix or ""))
         return plain_resume(cfg, trainer, **kwargs)
 
     def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):

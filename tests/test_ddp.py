@@ -45,6 +45,28 @@ def _pretraining(rank: int, tmp: str):
     return model, step
 
 
+def _pretraining_empty_batch(rank: int, tmp: str):
+    """Rank 0's second batch lost every row when read (--skip-invalid): its zero loss
+    over every parameter must still meet rank 1's real batch in one reduction."""
+    model, step = _pretraining(rank, tmp)
+
+    def uneven(ddp, i):
+        if i == 1 and rank == 0:
+            from test_pretraining_criterion import _criterion
+
+            empty = {"batch_seed": 7, "nsentences": 0, "ntokens": 0}
+            return _criterion(_empty_task(tmp), ctc_weight=0.0)(ddp, empty)[0]
+        return step(ddp, i)
+    return model, uneven
+
+
+def _empty_task(tmp: str):
+    from mslam_plugin.tasks.mslam_pretraining import MSLAMPretrainingConfig, MSLAMPretrainingTask
+
+    return MSLAMPretrainingTask.setup_task(
+        MSLAMPretrainingConfig(data=str(Path(tmp) / "vocab0"), seed=1))
+
+
 def _st_model():
     from test_mslam_st import _model
     return _model().train()
@@ -104,7 +126,8 @@ def _transducer(rank: int, tmp: str):
     return model, step
 
 
-SCENARIOS = {"pretraining": _pretraining, "speech_only_st": _speech_only_st,
+SCENARIOS = {"pretraining": _pretraining, "pretraining_empty_batch": _pretraining_empty_batch,
+             "speech_only_st": _speech_only_st,
              "speech_and_text_st": _speech_and_text_st, "transducer": _transducer}
 
 

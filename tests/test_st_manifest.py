@@ -57,7 +57,7 @@ def test_relative_audio_resolves_against_the_manifest_not_the_working_directory(
     (elsewhere / "fbank80.zip").write_bytes(b"\0" * 4096)  # a decoy in the working directory
     monkeypatch.chdir(elsewhere)
     (row,) = _load(Path("../data"))
-    assert row["audio"] == f"{(data / 'fbank80.zip').resolve()}:0:100"
+    assert Path(row["audio"].rsplit(":", 2)[0]).resolve() == (data / "fbank80.zip").resolve()
 
 
 def test_the_task_accepts_skip_invalid():

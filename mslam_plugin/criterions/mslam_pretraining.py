@@ -174,7 +174,10 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
                                           blank=self.blank, reduction="mean", zero_infinity=True)
 
     def _objectives(self, model, sample) -> dict:
-        """Every objective's forward pass and loss: called by the model's forward."""
+        """Every objective's forward pass and the weighted loss, called by the model's
+        forward (so DistributedDataParallel sees every parameter a step uses). A batch
+        with a non-finite loss, or with no objective at all, gets a zero loss over every
+        parameter instead, built here too: every rank still runs the same backward."""
         out = {"losses": {}, "stats": {}, "log": {}, "diversity": None, "codebook": None}
         rng = np.random.default_rng(sample["batch_seed"])
         w = self.weights
@@ -186,12 +189,6 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
             self._tlm(model, sample["paired"], rng, out)
         if "paired" in sample and w["ctc"]:
             self._ctc(model, sample["paired"], out)
-        return out
-
-    def forward(self, model, sample, reduce=True):
-        # through model(...): a DistributedDataParallel wrapper sees the whole computation
-        out = model(loss_fn=lambda m: self._objectives(m, sample))
-        w = self.weights
         loss = sum(w[k] * v for k, v in out["losses"].items())
         if out["diversity"] is not None:
             loss = loss + self.cfg.w2v_diversity_weight * out["diversity"]
@@ -203,27 +200,33 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         names = list(out["stats"])
         values = (torch.stack([out["stats"][k].detach().float() for k in names]).tolist()
                   if names else [])
-        stats = dict(zip(names, values))
-        skipped = not all(math.isfinite(v) for v in values)
+        out["values"] = dict(zip(names, values))
+        out["skipped"] = not all(math.isfinite(v) for v in values)
+        out["empty"] = not torch.is_tensor(loss)  # e.g. every row skipped when read
+        if out["skipped"] or out["empty"]:  # nothing to learn from in this batch
+            loss = sum((p.nan_to_num() * 0.0).sum() for p in model.parameters())
+        out["loss"] = loss
+        return out
+
+    def forward(self, model, sample, reduce=True):
+        out = model(loss_fn=lambda m: self._objectives(m, sample))
+        stats, skipped, empty = out["values"], out["skipped"], out["empty"]
         log = dict.fromkeys(LOG_KEYS, 0)
-        if skipped:  # keep training: a zero loss still runs backward on every rank
+        if skipped:
             logger.warning("batch %s: non-finite loss skipped (%s)", sample.get("id"),
                            {k: round(v, 4) for k, v in stats.items() if k.startswith("loss_")})
-        else:
+        elif not empty:
             log.update(out["log"], **stats)
             if out["codebook"] is not None and model.training:
                 self._watch_codebook(stats, *out["codebook"])
-        empty = not torch.is_tensor(loss)  # e.g. every row skipped when read
-        if skipped or empty:  # nothing to learn from in this batch
-            loss = sum((p.nan_to_num() * 0.0).sum() for p in model.parameters())
         logged_loss = 0.0 if skipped or empty else (
-            sum(w[k] * stats[f"loss_{k}"] for k in out["losses"])
+            sum(self.weights[k] * stats[f"loss_{k}"] for k in out["losses"])
             + self.cfg.w2v_diversity_weight * stats.get("loss_w2v_diversity", 0.0))
         # a batch without a finite loss is counted, never averaged into the loss as 0
         log.update(loss=logged_loss, sample_size=int(not (skipped or empty)),
                    nsentences=sample.get("nsentences", 0), ntokens=sample.get("ntokens", 0),
                    nonfinite_skipped=int(skipped))
-        return loss, 1, log
+        return out["loss"], 1, log
 
     def _watch_codebook(self, stats, num_codes, frames):
         """Warn, at most once per ``codebook_warn_interval`` batches, of codebook collapse:

@@ -81,10 +81,11 @@ def _is_zip_ref(audio: str) -> bool:
 FRAME_TOLERANCE = 0.02  # n_frames may differ from the audio by 2% (and 2 frames)
 
 
-def check_audio(path: Path, line: int, audio: str, root: Path, n_frames: str | None = None
-                ) -> None:
+def check_audio(path: Path, line: int, audio: str, root: Path, n_frames: str | None = None,
+                exists_only: bool = False) -> None:
     """Raise ManifestError unless ``audio`` is a readable 16 kHz mono file long enough for
-    one filterbank frame whose length agrees with ``n_frames`` (when given)."""
+    one filterbank frame whose length agrees with ``n_frames`` (when given); with
+    ``exists_only``, unless the file (or zip slice) exists."""
     where = resolve_audio(audio, root)
     if not where.is_file():
         raise ManifestError(path, line, f"audio file not found: {where}", "audio_missing")
@@ -92,6 +93,8 @@ def check_audio(path: Path, line: int, audio: str, root: Path, n_frames: str | N
         _, offset, length = audio.rsplit(":", 2)
         if int(offset) + int(length) > where.stat().st_size or int(length) == 0:
             raise ManifestError(path, line, f"zip slice out of range: {audio}", "audio_unreadable")
+        return
+    if exists_only:
         return
     try:
         info = sf.info(str(where))
@@ -118,7 +121,7 @@ def check_audio(path: Path, line: int, audio: str, root: Path, n_frames: str | N
 
 
 def _check_row(path: Path, line: int, kind: str, row: dict[str, str], root: Path,
-               check_audio_files: bool) -> None:
+               check_audio_files: bool | str) -> None:
     for col in NONEMPTY[kind]:
         if not row[col].strip():
             raise ManifestError(path, line, f"empty {col}", f"empty_{col}")
@@ -126,7 +129,8 @@ def _check_row(path: Path, line: int, kind: str, row: dict[str, str], root: Path
         raise ManifestError(path, line, f"n_frames must be a positive integer, but is "
                             f"{row['n_frames']!r} instead", "bad_n_frames")
     if "audio" in row and check_audio_files:
-        check_audio(path, line, row["audio"], root, row.get("n_frames"))
+        check_audio(path, line, row["audio"], root, row.get("n_frames"),
+                    exists_only=check_audio_files == "exists")
 
 
 def _decode(path: Path, line: int, raw: bytes) -> str:
@@ -139,9 +143,11 @@ def _decode(path: Path, line: int, raw: bytes) -> str:
 
 
 def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
-                  check_audio_files: bool = True, audio_root: str | Path | None = None
+                  check_audio_files: bool | str = True, audio_root: str | Path | None = None
                   ) -> Manifest:
-    """Read and validate a manifest of ``kind`` (one of :data:`COLUMNS`)."""
+    """Read and validate a manifest of ``kind`` (one of :data:`COLUMNS`). Audio files are
+    opened and checked (``check_audio_files=True``), only looked for (``"exists"``), or
+    left alone (False)."""
     path = Path(path)
     if kind not in COLUMNS:
         raise ValueError(f"`kind` must be one of {sorted(COLUMNS)}, but is {kind!r} instead.")

@@ -31,8 +31,8 @@ def absolute_audio(audio: str, root: Path) -> str:
     absolute against ``root``."""
     if mf._is_zip_ref(audio):
         path, offset, length = audio.rsplit(":", 2)
-        return f"{mf.resolve_audio(path, root).resolve()}:{offset}:{length}"
-    return str(mf.resolve_audio(audio, root).resolve())
+        return f"{mf.resolve_audio(path, root).absolute()}:{offset}:{length}"
+    return str(mf.resolve_audio(audio, root).absolute())
 
 
 def _relative_base(path: Path) -> Path:
@@ -61,7 +61,11 @@ def validated_creator(audio_root: str, skip_invalid: bool) -> type[SpeechToTextD
         def _load_samples_from_tsv(cls, root: str, split: str):
             path = Path(root) / f"{split}.tsv"
             base = Path(audio_root) if audio_root else _relative_base(path)
-            m = mf.read_manifest(path, "st", skip_invalid=skip_invalid, audio_root=base)
+            # audio is only looked for: fairseq's stored features (.npy, zip slices) and
+            # raw audio, down-mixed and resampled when read (mslam_plugin.data.s2t_audio),
+            # with n_frames in samples when the config sets use_audio_input
+            m = mf.read_manifest(path, "st", skip_invalid=skip_invalid, audio_root=base,
+                                 check_audio_files="exists")
             if not m.rows:
                 raise ValueError(f"{path}: no usable rows ({dict(m.skipped)})")
             return [dict(r, audio=absolute_audio(r["audio"], base)) for r in m.rows]

@@ -116,7 +116,8 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
         if self.args.source_modality == "text":
             self.datasets[split] = self._text_dataset(split)
             return
-        creator = validated_creator(self.data_cfg.audio_root, self.args.skip_invalid)
+        creator = validated_creator(self.data_cfg.audio_root,
+                                    getattr(self.args, "skip_invalid", False))  # older checkpoints lack it
         self.datasets[split] = creator.from_tsv(
             root=self.args.data, cfg=self.data_cfg, splits=split, tgt_dict=self.tgt_dict,
             pre_tokenizer=self.build_tokenizer(self.args), bpe_tokenizer=self.build_bpe(self.args),
