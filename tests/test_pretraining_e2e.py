@@ -31,7 +31,9 @@ def _train_cmd(data: Path, save_dir: Path, max_update: int, *extra: str) -> list
 
 def test_train_logs_every_objective_then_resumes_after_kill(tiny_corpus, tmp_path):
     cmd = _train_cmd(tiny_corpus, tmp_path, 6)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # output to a file: an unread pipe fills up and blocks the training process
+    with open(tmp_path / "first.log", "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     last = tmp_path / "checkpoint_last.pt"
     deadline = time.time() + 300
     while not last.exists() and time.time() < deadline and proc.poll() is None:

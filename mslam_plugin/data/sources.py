@@ -99,11 +99,13 @@ def report_unknown(path: Path, texts: list[str], langs: list[str], dictionary, e
     if overall:
         logger.info("%s: %.3f%% of characters are not in the vocabulary (<unk>)", path,
                     100 * overall)
-    for lang, value in sorted(share.items()):
-        if value > UNK_WARN_SHARE:
-            logger.warning("%s: %.1f%% of the %s characters are not in the vocabulary and "
-                           "become <unk> (was the vocabulary built from this data?)", path,
-                           100 * value, lang)
+    high = sorted(((v, lang) for lang, v in share.items() if v > UNK_WARN_SHARE), reverse=True)
+    if high:  # one line, however many languages (a text corpus may have hundreds)
+        worst = ", ".join(f"{lang} {100 * v:.1f}%" for v, lang in high[:10])
+        logger.warning("%s: in %d language(s) more than %.0f%% of the characters are not in "
+                       "the vocabulary and become <unk> (was the vocabulary built from this "
+                       "data?): %s%s", path, len(high), 100 * UNK_WARN_SHARE, worst,
+                       ", ..." if len(high) > 10 else "")
     return share
 
 
