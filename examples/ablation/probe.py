@@ -140,7 +140,6 @@ def main(argv=None) -> int:
 
     from mslam_plugin.data.sources import ItemSource
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     start = time.time()
     model, task = load_model(args.checkpoint, args.data, args.random_init, args.seed)
     read = lambda split: ItemSource(args.data / f"paired_{split}.tsv", "paired",

@@ -110,14 +110,24 @@ def check_audio(path: Path, line: int, audio: str, root: Path, n_frames: str | N
         raise ManifestError(path, line, f"audio must be {SAMPLE_RATE} Hz, but {where} is "
                             f"{info.samplerate} Hz (resample it, e.g. sox -r 16000)",
                             "audio_sample_rate")
-    frames = num_fbank_frames(info.frames)
+    problem = length_problem(where, info.frames,
+                             int(n_frames) if n_frames is not None and n_frames.isdigit() else None)
+    if problem:
+        raise ManifestError(path, line, *problem)
+
+
+def length_problem(where: Path, n_samples: int, n_frames: int | None) -> tuple[str, str] | None:
+    """(message, reason) when audio of ``n_samples`` is too short for one filterbank frame
+    or disagrees with the manifest's ``n_frames`` by more than the tolerance; else None.
+    Checked at start-up (from the file header) and again when the audio is read."""
+    frames = num_fbank_frames(n_samples)
     if frames == 0:
-        raise ManifestError(path, line, f"audio too short for one 25 ms filterbank frame: "
-                            f"{where} has {info.frames} samples", "audio_too_short")
-    if n_frames is not None and n_frames.isdigit() and (
-            abs(int(n_frames) - frames) > FRAME_TOLERANCE * frames + 2):
-        raise ManifestError(path, line, f"n_frames is {n_frames}, but {where} gives {frames} "
-                            f"frames ({info.frames / SAMPLE_RATE:.2f} s)", "n_frames_mismatch")
+        return (f"audio too short for one 25 ms filterbank frame: {where} has {n_samples} "
+                "samples", "audio_too_short")
+    if n_frames is not None and abs(n_frames - frames) > FRAME_TOLERANCE * frames + 2:
+        return (f"n_frames is {n_frames}, but {where} gives {frames} frames "
+                f"({n_samples / SAMPLE_RATE:.2f} s)", "n_frames_mismatch")
+    return None
 
 
 def _check_row(path: Path, line: int, kind: str, row: dict[str, str], root: Path,

@@ -48,13 +48,9 @@ def _read_wav(path: Path, where: str, n_frames: int | None = None) -> torch.Tens
     if not np.isfinite(wav).all():
         raise AudioReadError(where, f"{path} holds {int((~np.isfinite(wav)).sum())} non-finite "
                              "samples (NaN or Inf)", "audio_nonfinite")
-    frames = mf.num_fbank_frames(len(wav))
-    if frames == 0:
-        raise AudioReadError(where, f"{path} has {len(wav)} samples: too short for one 25 ms "
-                             "filterbank frame", "audio_too_short")
-    if n_frames is not None and abs(n_frames - frames) > mf.FRAME_TOLERANCE * frames + 2:
-        raise AudioReadError(where, f"n_frames is {n_frames}, but {path} gives {frames} frames "
-                             f"({len(wav) / mf.SAMPLE_RATE:.2f} s)", "n_frames_mismatch")
+    problem = mf.length_problem(path, len(wav), n_frames)
+    if problem:
+        raise AudioReadError(where, *problem)
     return torch.from_numpy(wav)
 
 
