@@ -99,7 +99,10 @@ def compare(dim, args, device):
     return out
 
 
-def mslam_base_mfu(args, device, peak_tflops: float) -> str:
+def mslam_base_mfu(args, device, peak_tflops: float, precision: str) -> str:
+    """MFU of one training step of the mslam_base speech path: ``autocast`` (fp32 weights,
+    bf16 autocast) or ``bf16`` (weights and activations in bf16, as fairseq's ``--bf16``
+    trains)."""
     import argparse as ap
 
     from fairseq.models import ARCH_CONFIG_REGISTRY
@@ -110,13 +113,15 @@ def mslam_base_mfu(args, device, peak_tflops: float) -> str:
     ARCH_CONFIG_REGISTRY["mslam_base"](ns)
     cfg = MSLAMConfig(**vars(ns))
     model = MSLAMModel(cfg, 4102, 1).to(device).train()
-    fbank = torch.randn(args.batch, args.seconds * 100, 80, device=device)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    model = model.to(dtype)
+    fbank = torch.randn(args.batch, args.seconds * 100, 80, device=device, dtype=dtype)
     pad = torch.zeros(fbank.shape[:2], dtype=torch.bool, device=device)
     ts = []
     for i in range(args.reps + 1):
         _sync(device)
         start = time.perf_counter()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "autocast"):
             out = model.forward_speech(fbank, pad, quantize=False)
         out.context.float().square().mean().backward()
         _sync(device)
@@ -125,10 +130,12 @@ def mslam_base_mfu(args, device, peak_tflops: float) -> str:
     t = args.seconds * 100 // 4
     layers = cfg.speech_encoder_layers + cfg.multimodal_encoder_layers
     flops = 3 * conformer_flops(args.batch, t, 1024, 4096, 5, layers)
-    achieved = flops / statistics.median(ts) / 1e12
-    return (f"mslam_base speech path, bf16 autocast, batch {args.batch} x {args.seconds} s: "
-            f"{achieved:.1f} TFLOP/s = {100 * achieved / peak_tflops:.1f}% MFU "
-            f"(peak {peak_tflops:.0f} TFLOP/s dense bf16)")
+    step = statistics.median(ts)
+    achieved = flops / step / 1e12
+    return (f"mslam_base speech path, {precision}, batch {args.batch} x {args.seconds} s: "
+            f"{step:.3f} s/step, {achieved:.1f} TFLOP/s = {100 * achieved / peak_tflops:.1f}% "
+            f"MFU (peak {peak_tflops:.0f} TFLOP/s dense bf16); it consumes "
+            f"{args.batch * args.seconds / step:.0f} s of audio per second")
 
 
 def main():
@@ -157,7 +164,8 @@ def main():
                   f"{r['gflops']:6.1f} GFLOP/s = {100 * r['gflops'] / peak:4.1f}% of matmul  "
                   f"speed-up of mslam {res[name]['s'] / res['mslam']['s'] if name != 'mslam' else 1:.2f}x")
     if args.mfu:
-        print(mslam_base_mfu(args, device, args.peak_tflops))
+        for precision in ("autocast", "bf16"):
+            print(mslam_base_mfu(args, device, args.peak_tflops, precision))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ def plan(data: Path, exp: Path, device: str) -> list[tuple[list[str], str]]:
     return [
         (["benchmarks.conformer_speed", "--device", device], ""),
         (["benchmarks.rnnt_loss_memory", "--device", device], ""),
+        (["benchmarks.loader_throughput", "--device", device], ""),
         (["benchmarks.pretrain_throughput", "--data", str(data)], str(data / "speech_train.tsv")),
         (["benchmarks.codebook_usage", str(ckpt), str(data / "speech_dev.tsv")], str(ckpt)),
     ]

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .data.graphemes import decode as decode_graphemes
+from .data.sources import device_fbank
 from .rnnt_decoding import decode
 from .scoring import write_recognition
 
@@ -40,8 +41,9 @@ def run(model, task, split: str, beam: int, batch_size: int = 16, device: str = 
     rows, seconds, audio = [None] * len(ds), 0.0, 0.0
     for start in range(0, len(order), batch_size):
         batch = ds.collater([ds[int(i)] for i in order[start : start + batch_size]])
-        fbank = batch["net_input"]["src_tokens"].to(device)
-        lengths = batch["net_input"]["src_lengths"].to(device)
+        # a task trained with --fbank-on-device hands over waveforms: features on `device`
+        net_input = device_fbank({k: v.to(device) for k, v in batch["net_input"].items()})
+        fbank, lengths = net_input["src_tokens"], net_input["src_lengths"]
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t0 = time.perf_counter()

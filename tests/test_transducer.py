@@ -45,6 +45,34 @@ def test_plain_pytorch_rnnt_loss_equals_torchaudio():
     torch.testing.assert_close(g_ours, g_ref, atol=1e-4, rtol=1e-4)
 
 
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@cuda
+def test_cuda_kernel_equals_the_plain_pytorch_loss_on_the_cpu():
+    """The criterion's CUDA path (torchaudio's fused kernel) against its CPU path."""
+    logits, targets, t_len, u_len = _random_batch()
+    ours = rnnt_loss_torch(logits, targets, t_len, u_len, blank=0, reduction="none")
+    g_ours, = torch.autograd.grad(ours.sum(), logits)
+    gpu_logits = logits.detach().cuda().requires_grad_()
+    ref = torchaudio.functional.rnnt_loss(gpu_logits, targets.cuda(), t_len.cuda(),
+                                          u_len.cuda(), blank=0, reduction="none")
+    g_ref, = torch.autograd.grad(ref.sum(), gpu_logits)
+    full = u_len > 0
+    print("empty target: torchaudio CUDA", ref[~full].tolist(), "plain PyTorch", ours[~full].tolist())
+    torch.testing.assert_close(ref.cpu()[full], ours[full], atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(g_ref.cpu()[full], g_ours[full], atol=1e-4, rtol=1e-4)
+    # an empty target: the kernel gives 0, not -sum_t log p(blank | t, 0) ...
+    assert torch.allclose(ref.cpu()[~full], torch.zeros(1)) and (ours[~full] > 1).all()
+    # ... so the criterion routes chunks holding one to the plain-PyTorch loss
+    joiner = _Joiner(d=8, v=20)
+    enc, pred = torch.randn(4, 30, 8), torch.randn(4, 13, 8)
+    cpu = rnnt_loss_chunked(joiner, enc, t_len, pred, targets, u_len, 0, 10**9, impl="torch")
+    gpu = rnnt_loss_chunked(joiner.cuda(), enc.cuda(), t_len.cuda(), pred.cuda(), targets.cuda(),
+                            u_len.cuda(), 0, 10**9, impl="auto")
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-3, rtol=1e-5)
+
+
 class _Joiner(torch.nn.Module):
     def __init__(self, d=8, v=11):
         super().__init__()
@@ -54,15 +82,16 @@ class _Joiner(torch.nn.Module):
         return self.output(torch.tanh(e[:, :, None] + p[:, None])), el, pl
 
 
-@pytest.mark.parametrize("impl", ["torch", "torchaudio"])
-def test_chunked_joint_gives_the_same_loss_and_gradients(impl):
+@pytest.mark.parametrize("impl,device", [("torch", "cpu"), ("torchaudio", "cpu"),
+                                         pytest.param("auto", "cuda", marks=cuda)])
+def test_chunked_joint_gives_the_same_loss_and_gradients(impl, device):
     torch.manual_seed(0)
-    joiner = _Joiner()
-    enc = torch.randn(5, 20, 8, requires_grad=True)
-    pred = torch.randn(5, 9, 8, requires_grad=True)
-    t_len = torch.tensor([20, 17, 12, 12, 3])
-    u_len = torch.tensor([8, 3, 8, 5, 1])
-    targets = torch.randint(1, 11, (5, 8))
+    joiner = _Joiner().to(device)
+    enc = torch.randn(5, 20, 8, device=device, requires_grad=True)
+    pred = torch.randn(5, 9, 8, device=device, requires_grad=True)
+    t_len = torch.tensor([20, 17, 12, 12, 3], device=device)
+    u_len = torch.tensor([8, 3, 8, 5, 1], device=device)
+    targets = torch.randint(1, 11, (5, 8), device=device)
     results = []
     for budget in (10**9, 20 * 9 * 11):  # one chunk; about one utterance per chunk
         assert len(chunks_by_joint_size(t_len, u_len, 11, budget)) == (1 if budget > 10**6 else 4)

@@ -13,7 +13,8 @@ from fairseq.data import FairseqDataset
 
 from . import manifest as mf
 from .graphemes import encode
-from .sources import ReadSkips, collate_speech, collate_tokens, load_fbank, report_unknown
+from .sources import (ReadSkips, collate_speech, collate_tokens, load_fbank, report_unknown,
+                      speech_key)
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class ASRDataset(FairseqDataset):
                                             [r["src_lang"] for r in rows], dictionary, encode)
         self.frames = np.array([int(r["n_frames"]) for r in rows], dtype=np.int64)
         self.shuffle, self.seed, self.epoch = shuffle, seed, 1
-        self.features = features  # fbank or w2vbert2 (sources.load_fbank)
+        self.features = features  # fbank, w2vbert2 or waveform (sources.load_fbank)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -51,11 +52,11 @@ class ASRDataset(FairseqDataset):
     def __getitem__(self, index: int) -> dict | None:
         """None for a row whose audio failed when read (with ``skip_invalid``)."""
         row = self.rows[index]
-        fbank = self.skips.load(index, lambda: load_fbank(
+        speech = self.skips.load(index, lambda: load_fbank(
             mf.resolve_audio(row["audio"], self.path.parent), f"{self.path}:{self.lines[index]}",
             self.features, int(row["n_frames"])))
-        return None if fbank is None else {"id": index, "fbank": fbank,
-                                           "target": self.targets[index]}
+        return None if speech is None else {"id": index, speech_key(self.features): speech,
+                                            "target": self.targets[index]}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -83,13 +84,18 @@ class ASRDataset(FairseqDataset):
         samples = [s for s in samples if s is not None]
         if not samples:
             return {}
-        samples = sorted(samples, key=lambda s: -s["fbank"].size(0))
+        key = speech_key(self.features)
+        samples = sorted(samples, key=lambda s: -s[key].size(0))
         speech = collate_speech(samples)
         targets = [s["target"] for s in samples]
+        if key == "wav":  # filterbanks are computed on the device (sources.device_fbank)
+            net_input = {"src_wav": speech["wav"], "src_wav_lengths": speech["wav_lengths"]}
+        else:
+            net_input = {"src_tokens": speech["fbank"],
+                         "src_lengths": (~speech["fbank_padding_mask"]).sum(1)}
         return {
             "id": torch.tensor([s["id"] for s in samples]),
-            "net_input": {"src_tokens": speech["fbank"],
-                          "src_lengths": (~speech["fbank_padding_mask"]).sum(1)},
+            "net_input": net_input,
             "target": collate_tokens(targets, self.dictionary.pad()),
             "target_lengths": torch.tensor([len(t) for t in targets]),
             "ntokens": sum(len(t) for t in targets),

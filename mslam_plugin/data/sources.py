@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from ..modules.fbank import batched_fbank, normalise_utterances
 from ..modules.speech_frontend import fbank_features
 from . import manifest as mf
 from .char_vocab import encode
@@ -24,6 +25,9 @@ from .w2vbert2_features import w2vbert2_fbank
 
 logger = logging.getLogger(__name__)
 SPEECH_FEATURES = ("fbank", "w2vbert2")
+# Not a user choice: with --fbank-on-device the loader hands over checked waveforms and the
+# task computes ``fbank`` features on the batch's device (:func:`device_fbank`).
+WAVEFORM = "waveform"
 
 
 class AudioReadError(ValueError):
@@ -62,8 +66,11 @@ def load_fbank_raw(path: Path, where: str = "") -> torch.Tensor:
 def load_fbank(path: Path, where: str, features: str = "fbank",
                n_frames: int | None = None) -> torch.Tensor:
     """(T, 80) utterance-normalised filterbanks of a 16 kHz mono file: ``fbank``, or
-    ``w2vbert2`` (mslam_plugin.data.w2vbert2_features: T even). Audio that cannot be used
-    raises :class:`AudioReadError` located by ``where`` (``manifest:line``)."""
+    ``w2vbert2`` (mslam_plugin.data.w2vbert2_features: T even); for ``waveform`` its
+    checked samples (N,). Audio that cannot be used raises :class:`AudioReadError`
+    located by ``where`` (``manifest:line``)."""
+    if features == WAVEFORM:
+        return _read_wav(path, where, n_frames)
     if features not in SPEECH_FEATURES:
         raise ValueError(f"`speech_features` must be one of {SPEECH_FEATURES}, but is "
                          f"{features!r} instead.")
@@ -176,11 +183,12 @@ class ItemSource:
         row = self.rows[i]
         item = {"id": row["id"], "lang": row[self.lang_col]}
         if self.kind != "text":
-            item["fbank"] = self.skips.load(i, lambda: load_fbank(
+            speech = self.skips.load(i, lambda: load_fbank(
                 mf.resolve_audio(row["audio"], self.path.parent), f"{self.path}:{self.lines[i]}",
                 self.features, int(row["n_frames"])))
-            if item["fbank"] is None:
+            if speech is None:
                 return None
+            item[speech_key(self.features)] = speech
         if self.kind == "text":
             item["tokens"] = self.tokens(row["text"])
         elif self.kind == "paired":
@@ -188,13 +196,49 @@ class ItemSource:
         return item
 
 
+def speech_key(features: str) -> str:
+    """The item key of loaded speech: ``wav`` for waveforms, else ``fbank``."""
+    return "wav" if features == WAVEFORM else "fbank"
+
+
 def collate_speech(items: list[dict]) -> dict:
+    """Padded speech of ``items``: ``fbank`` (B, T, F) with ``fbank_padding_mask`` (B, T),
+    or, for waveform items, ``wav`` (B, N) with ``wav_lengths`` (B,)."""
+    if "wav" in items[0]:
+        lengths = torch.tensor([it["wav"].size(0) for it in items])
+        wav = torch.zeros(len(items), int(lengths.max()))
+        for i, it in enumerate(items):
+            wav[i, : lengths[i]] = it["wav"]
+        return {"wav": wav, "wav_lengths": lengths}
     lengths = torch.tensor([it["fbank"].size(0) for it in items])
     fbank = torch.zeros(len(items), int(lengths.max()), items[0]["fbank"].size(1))
     for i, it in enumerate(items):
         fbank[i, : lengths[i]] = it["fbank"]
     padding_mask = torch.arange(fbank.size(1))[None, :] >= lengths[:, None]
     return {"fbank": fbank, "fbank_padding_mask": padding_mask}
+
+
+def device_fbank(sample):
+    """``sample`` with every collated waveform replaced by utterance-normalised filterbanks
+    computed where the waveform lives (the GPU once fairseq has moved the batch there):
+    ``wav`` / ``wav_lengths`` become ``fbank`` / ``fbank_padding_mask``, and an ASR batch's
+    ``src_wav`` / ``src_wav_lengths`` become ``src_tokens`` / ``src_lengths`` (frames).
+    Batches without waveforms are returned unchanged."""
+    if not isinstance(sample, dict):
+        return sample
+    out = {}
+    for key, value in sample.items():
+        if key in ("wav", "src_wav"):
+            lengths = sample[f"{key}_lengths"]
+            feats, mask = batched_fbank(value, lengths)
+            feats = normalise_utterances(feats, mask)
+            if key == "wav":
+                out.update(fbank=feats, fbank_padding_mask=mask)
+            else:
+                out.update(src_tokens=feats, src_lengths=(~mask).sum(1))
+        elif key not in ("wav_lengths", "src_wav_lengths"):
+            out[key] = device_fbank(value)
+    return out
 
 
 def collate_tokens(seqs: list[torch.Tensor], pad: int) -> torch.Tensor:

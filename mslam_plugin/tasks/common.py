@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 from fairseq import metrics
 
+from ..data.sources import WAVEFORM, device_fbank
 from ..modules.sensitivity import input_sensitivity
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,37 @@ def restoring_without_pretraining_file(cfg, from_checkpoint: bool) -> None:
         logger.info("loading a fine-tuned checkpoint: its pre-training file %s is not read",
                     cfg.load_pretrained_mslam_from)
         cfg.load_pretrained_mslam_from = ""
+
+
+FBANK_ON_DEVICE_HELP = ("compute the filterbanks on the training device (the GPU) from "
+                        "batched waveforms, so loader workers only decode audio; the same "
+                        "features as the CPU path (speech_features fbank only)")
+
+
+def loader_features(cfg) -> str:
+    """What the task's loaders produce: ``cfg.speech_features``, or waveforms for
+    ``--fbank-on-device`` (turned into filterbanks by :class:`DeviceFeaturesMixin`)."""
+    if not getattr(cfg, "fbank_on_device", False):
+        return cfg.speech_features
+    if cfg.speech_features != "fbank":
+        raise ValueError(f"--fbank-on-device computes `fbank` features, but "
+                         f"--speech-features is {cfg.speech_features!r}")
+    return WAVEFORM
+
+
+class DeviceFeaturesMixin:
+    """For a fairseq task whose loader may hand over waveforms (``--fbank-on-device``):
+    every batch's waveforms become filterbanks on the batch's device before the model,
+    the criterion or a generator sees it (fairseq has moved the batch there by then)."""
+
+    def train_step(self, sample, *args, **kwargs):
+        return super().train_step(device_fbank(sample), *args, **kwargs)
+
+    def valid_step(self, sample, *args, **kwargs):
+        return super().valid_step(device_fbank(sample), *args, **kwargs)
+
+    def inference_step(self, generator, models, sample, *args, **kwargs):
+        return super().inference_step(generator, models, device_fbank(sample), *args, **kwargs)
 
 
 # Encoder input sensitivity on validation batches (mslam_plugin/modules/sensitivity.py).

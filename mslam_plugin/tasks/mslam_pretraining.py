@@ -21,7 +21,8 @@ from omegaconf import II
 from ..data.char_vocab import load_char_dictionary
 from ..data.mixed_dataset import KINDS, MSLAMMixedDataset
 from ..data.sources import SPEECH_FEATURES, ItemSource
-from .common import MIN_VARIATION, EncoderSensitivityMixin
+from .common import (FBANK_ON_DEVICE_HELP, MIN_VARIATION, DeviceFeaturesMixin,
+                     EncoderSensitivityMixin, loader_features)
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +50,12 @@ class MSLAMPretrainingConfig(FairseqDataclass):
     skip_invalid: bool = field(default=False, metadata={"help": "skip and count bad manifest rows instead of stopping"})
     min_encoder_variation: float = field(default=MIN_VARIATION, metadata={"help": "warn when the multimodal encoder output's variation over time on the validation speech (enc_variation) falls below this"})
     speech_features: ChoiceEnum(SPEECH_FEATURES) = field(default="fbank", metadata={"help": "fbank: utterance-normalised Kaldi filterbanks; w2vbert2: the features of the public w2v-BERT 2.0 encoder (for models converted from it)"})
+    fbank_on_device: bool = field(default=False, metadata={"help": FBANK_ON_DEVICE_HELP})
     seed: int = II("common.seed")
 
 
 @register_task("mslam_pretraining", dataclass=MSLAMPretrainingConfig)
-class MSLAMPretrainingTask(EncoderSensitivityMixin, FairseqTask):
+class MSLAMPretrainingTask(DeviceFeaturesMixin, EncoderSensitivityMixin, FairseqTask):
     cfg: MSLAMPretrainingConfig
 
     def __init__(self, cfg: MSLAMPretrainingConfig, dictionary):
@@ -87,7 +89,7 @@ class MSLAMPretrainingTask(EncoderSensitivityMixin, FairseqTask):
             return None
         return ItemSource(path, kind, self.dictionary, skip_invalid=self.cfg.skip_invalid,
                           max_frames=self.cfg.max_speech_frames, max_chars=self.cfg.max_text_chars,
-                          features=self.cfg.speech_features)
+                          features=loader_features(self.cfg))
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
         cfg = self.cfg

@@ -20,7 +20,8 @@ from ..data.asr_dataset import ASRDataset
 from ..data.graphemes import load_grapheme_dictionary
 from ..data.sources import SPEECH_FEATURES
 from ..rnnt_decoding import RNNTGenerator
-from .common import (MIN_VARIATION, EncoderSensitivityMixin, keep_every_example,
+from .common import (FBANK_ON_DEVICE_HELP, MIN_VARIATION, DeviceFeaturesMixin,
+                     EncoderSensitivityMixin, keep_every_example, loader_features,
                      restoring_without_pretraining_file, vocabulary_path)
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,13 @@ class MSLAMASRConfig(FairseqDataclass):
     skip_invalid: bool = field(default=False, metadata={"help": "skip and count bad manifest rows instead of stopping"})
     rnnt_beam: int = field(default=4, metadata={"help": "beam width of fairseq-generate (1: greedy search)"})
     speech_features: ChoiceEnum(SPEECH_FEATURES) = field(default="fbank", metadata={"help": "fbank: utterance-normalised Kaldi filterbanks; w2vbert2: the features of the public w2v-BERT 2.0 encoder (for models converted from it)"})
+    fbank_on_device: bool = field(default=False, metadata={"help": FBANK_ON_DEVICE_HELP})
     seed: int = field(default=1, metadata={"help": "shuffling seed"})
     min_encoder_variation: float = field(default=MIN_VARIATION, metadata={"help": "warn when the encoder output's variation over time on the validation set (enc_variation) falls below this"})
 
 
 @register_task("mslam_asr", dataclass=MSLAMASRConfig)
-class MSLAMASRTask(EncoderSensitivityMixin, FairseqTask):
+class MSLAMASRTask(DeviceFeaturesMixin, EncoderSensitivityMixin, FairseqTask):
     def __init__(self, cfg: MSLAMASRConfig, graphemes):
         super().__init__(cfg)
         self.graphemes = graphemes
@@ -61,7 +63,7 @@ class MSLAMASRTask(EncoderSensitivityMixin, FairseqTask):
             Path(self.cfg.data) / f"{split}.tsv", self.graphemes,
             max_frames=self.cfg.max_frames if train else None,
             skip_invalid=self.cfg.skip_invalid, shuffle=train, seed=self.cfg.seed,
-            features=self.cfg.speech_features)
+            features=loader_features(self.cfg))
 
     def get_batch_iterator(self, dataset, *args, **kwargs):
         return super().get_batch_iterator(dataset, *args, **keep_every_example(self, dataset, kwargs))
