@@ -3,13 +3,14 @@ sampling, masks never touch padding, and the plan is deterministic given (seed, 
 
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 
 from mslam_plugin.data.char_vocab import build_char_vocab, load_char_dictionary
 from mslam_plugin.data.manifest import write_manifest
-from mslam_plugin.data.mixed_dataset import MSLAMMixedDataset
-from mslam_plugin.data.sources import ItemSource
+from mslam_plugin.data.mixed_dataset import MSLAMMixedDataset, fill_budget
+from mslam_plugin.data.item_source import ItemSource
 
 SIZES = {"aa": 900, "bb": 90, "cc": 10}
 
@@ -39,7 +40,7 @@ def test_language_mix_follows_temperature(text_source):
         norm = sum(weights.values())
         for lang in SIZES:
             assert abs(mix[lang] / total - weights[lang] / norm) < 0.03, (t, lang)
-    assert src.truncated == 1 and src.sizes.max() == 512
+    assert src.truncated == 1 and src.sizes_of(np.arange(len(src))).max() == 512
 
 
 def test_text_masks_are_deterministic_and_avoid_padding(text_source):
@@ -62,13 +63,27 @@ def test_budget_caps_a_batch_and_epochs_differ(text_source):
     src, d = text_source
     ds = MSLAMMixedDataset({"text": src}, {"text": 50, "speech": 0, "paired": 0}, {"text": 300},
                            10, d, seed=1)
-    for i in range(10):
-        assert src.sizes[ds.plan[i]["text"]].sum() <= 300 or len(ds.plan[i]["text"]) == 1
-    first = [list(b["text"]) for b in ds.plan]
+    plans = lambda: [list(ds.plan_batch(i)["text"]) for i in range(10)]
+    for rows in plans():
+        assert src.sizes_of(np.array(rows)).sum() <= 300 or len(rows) == 1
+    first = plans()
     ds.set_epoch(2)
-    assert [list(b["text"]) for b in ds.plan] != first
+    assert plans() != first
     ds.set_epoch(1)
-    assert [list(b["text"]) for b in ds.plan] == first
+    assert plans() == first
+
+
+def test_vectorised_budget_fill_equals_the_greedy_loop():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        sizes = np.sort(rng.integers(1, rng.integers(2, 400), size=rng.integers(0, 60)))[::-1]
+        budget = int(rng.integers(1, 3000))
+        expected, used = np.zeros(len(sizes), dtype=bool), 0
+        for j, size in enumerate(sizes):
+            if expected.any() and used + size > budget:
+                continue
+            expected[j], used = True, used + size
+        assert (fill_budget(sizes, budget) == expected).all(), (sizes, budget)
 
 
 @pytest.mark.slow
@@ -88,7 +103,6 @@ def test_every_batch_mixes_all_three_kinds(tiny_corpus):
 
 def test_skip_invalid_counts_bad_rows_and_too_long_speech(tmp_path, text_source):
     _, d = text_source
-    import numpy as np
     import soundfile as sf
 
     sf.write(tmp_path / "a.flac", np.zeros(16000, dtype=np.float32), 16000)
@@ -96,9 +110,13 @@ def test_skip_invalid_counts_bad_rows_and_too_long_speech(tmp_path, text_source)
     rows = ["id\taudio\tn_frames\tspeaker\tlang", "a\ta.flac\t98\ts\tde", "b\tmissing.flac\t98\ts\tde",
             "c\ta.flac\t98\ts", "d\tlong.flac\t198\ts\tde"]
     (tmp_path / "speech_train.tsv").write_text("\n".join(rows) + "\n")
-    with pytest.raises(ValueError, match=r"speech_train.tsv:3: audio file not found"):
+    # start-up checks the rows, not the audio (that is the validator's job, or read time)
+    with pytest.raises(ValueError, match=r"speech_train.tsv:4: expected 5 columns, found 4"):
         ItemSource(tmp_path / "speech_train.tsv", "speech", d)
     src = ItemSource(tmp_path / "speech_train.tsv", "speech", d, skip_invalid=True, max_frames=150)
-    assert len(src) == 1
-    assert dict(src.stats) == {"audio_missing": 1, "column_count": 1, "too_long": 1}
+    assert len(src) == 3 and src.lang_counts.tolist() == [2]  # a, b usable; d too long
+    assert dict(src.stats) == {"column_count": 1, "too_long": 1}
+    drawn = set(src.draw(np.zeros(200, dtype=np.int64), np.random.default_rng(0)).tolist())
+    assert drawn == {0, 1}  # the too-long row is never drawn
+    assert src.load(1) is None and dict(src.skips.counts) == {"audio_missing": 1}
     assert src.load(0)["fbank"].shape == (98, 80)

@@ -11,7 +11,8 @@ from fairseq.data import Dictionary
 
 from mslam_plugin.data.asr_dataset import ASRDataset
 from mslam_plugin.data.manifest import read_manifest
-from mslam_plugin.data.sources import AudioReadError, ItemSource
+from mslam_plugin.data.item_source import ItemSource
+from mslam_plugin.data.sources import AudioReadError
 
 
 def _flac(path: Path, seconds=1.0) -> np.ndarray:

@@ -29,7 +29,7 @@ def test_a_stray_vocabulary_in_the_working_directory_is_ignored(tmp_path, monkey
 def test_characters_outside_the_vocabulary_are_reported_per_language(tmp_path, caplog):
     from fairseq.data import Dictionary
 
-    from mslam_plugin.data.sources import ItemSource
+    from mslam_plugin.data.item_source import ItemSource
 
     d = Dictionary()
     for c in "abc▁":

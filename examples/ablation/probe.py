@@ -138,7 +138,7 @@ def main(argv=None) -> int:
     p.add_argument("--lid-per-lang", type=int, default=30)
     args = p.parse_args(argv)
 
-    from mslam_plugin.data.sources import ItemSource
+    from mslam_plugin.data.item_source import ItemSource
 
     start = time.time()
     model, task = load_model(args.checkpoint, args.data, args.random_init, args.seed)

@@ -50,6 +50,14 @@ class ManifestError(ValueError):
         super().__init__(f"{path}:{line}: {message}")
         self.reason = reason
 
+    @classmethod
+    def located(cls, text: str, reason: str) -> "ManifestError":
+        """The error of an already located ``file:line: message`` text."""
+        err = cls.__new__(cls)
+        ValueError.__init__(err, text)
+        err.reason = reason
+        return err
+
 
 @dataclass
 class Manifest:
@@ -152,6 +160,30 @@ def _decode(path: Path, line: int, raw: bytes) -> str:
                             "not_utf8") from None
 
 
+def read_header(path: Path, raw: bytes, kind: str) -> list[str]:
+    """Column names of a manifest's first line, which must hold the kind's columns."""
+    header = _decode(path, 1, raw).rstrip("\r\n").split("\t")
+    missing = [c for c in REQUIRED[kind] if c not in header]
+    if missing:
+        raise ManifestError(path, 1, f"header lacks column(s) {', '.join(missing)} "
+                            f"for a {kind} manifest", "bad_header")
+    return header
+
+
+def parse_row(path: Path, line: int, raw: bytes, header: list[str], kind: str, root: Path,
+              check_audio_files: bool | str = False) -> dict[str, str]:
+    """One data line as a row, checked (:func:`read_manifest`'s checks but duplicates)."""
+    values = _decode(path, line, raw).rstrip("\r\n").split("\t")
+    if values == [""]:
+        raise ManifestError(path, line, "empty line", "empty_line")
+    if len(values) != len(header):
+        raise ManifestError(path, line, f"expected {len(header)} columns, found "
+                            f"{len(values)}", "column_count")
+    row = dict(zip(header, values))
+    _check_row(path, line, kind, row, root, check_audio_files)
+    return row
+
+
 def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
                   check_audio_files: bool | str = True, audio_root: str | Path | None = None
                   ) -> Manifest:
@@ -167,24 +199,13 @@ def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
     manifest = Manifest(path, kind)
     seen: set[str] = set()
     with path.open("rb") as f:
-        header = _decode(path, 1, f.readline()).rstrip("\r\n").split("\t")
-        missing = [c for c in REQUIRED[kind] if c not in header]
-        if missing:
-            raise ManifestError(path, 1, f"header lacks column(s) {', '.join(missing)} "
-                                f"for a {kind} manifest", "bad_header")
+        header = read_header(path, f.readline(), kind)
         for line, raw in enumerate(f, start=2):
             try:
-                values = _decode(path, line, raw).rstrip("\r\n").split("\t")
-                if values == [""]:
-                    raise ManifestError(path, line, "empty line", "empty_line")
-                if len(values) != len(header):
-                    raise ManifestError(path, line, f"expected {len(header)} columns, "
-                                        f"found {len(values)}", "column_count")
-                row = dict(zip(header, values))
+                row = parse_row(path, line, raw, header, kind, root, check_audio_files)
                 if row["id"] in seen:
                     raise ManifestError(path, line, f"duplicate id {row['id']!r}",
                                         "duplicate_id")
-                _check_row(path, line, kind, row, root, check_audio_files)
             except ManifestError as err:
                 if not skip_invalid:
                     raise

@@ -1,5 +1,5 @@
-"""Per-kind item sources for pre-training: speech-only, text-only and paired manifests
-turned into loadable, collatable items (mSLAM section 3.2 data).
+"""Loading and collating pre-training items (mSLAM section 3.2 data; the rows themselves
+come from :mod:`mslam_plugin.data.item_source`).
 
 Speech is read from the audio file and turned into 80-dim Kaldi filterbanks with
 utterance-level mean/variance normalisation (``fbank``), or into the features of the
@@ -43,6 +43,8 @@ def _read_wav(path: Path, where: str, n_frames: int | None = None) -> torch.Tens
     """Samples of a 16 kHz mono file, checked: decodable, finite, at least one filterbank
     frame long and, when ``n_frames`` is given, of about that many frames."""
     where = where or str(path)
+    if not Path(path).is_file():
+        raise AudioReadError(where, f"audio file not found: {path}", "audio_missing")
     try:
         wav, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
@@ -133,67 +135,6 @@ class ReadSkips:
             logger.warning("%s: skipped (--skip-invalid; %d rows skipped when read so far: %s)",
                            err, sum(self.counts.values()), dict(self.counts))
             return None
-
-
-class ItemSource:
-    """Rows of one manifest with their languages, sizes and a loader."""
-
-    def __init__(self, path: Path, kind: str, dictionary, *, skip_invalid: bool = False,
-                 max_frames: int = 3000, max_chars: int = 512, features: str = "fbank"):
-        if kind not in ("speech", "text", "paired"):
-            raise ValueError(f"`kind` must be speech, text or paired, but is {kind!r} instead.")
-        self.path, self.kind, self.dictionary = path, kind, dictionary
-        self.max_chars, self.features = max_chars, features
-        m = mf.read_manifest(path, kind, skip_invalid=skip_invalid)
-        self.stats: Counter = Counter(m.skipped)
-        rows, lines = [], []
-        for row, line in zip(m.rows, m.lines):
-            if kind != "text" and int(row["n_frames"]) > max_frames:
-                self.stats["too_long"] += 1
-                continue
-            rows.append(row)
-            lines.append(line)
-        self.rows, self.lines, self.skips = rows, lines, ReadSkips(skip_invalid)
-        self.lang_col = {"speech": "lang", "text": "lang", "paired": "src_lang"}[kind]
-        self.langs = np.array([r[self.lang_col] for r in rows])
-        self.sizes = np.array([self._size(r) for r in rows], dtype=np.int64)
-        self.truncated = int(sum(1 for r in rows if kind == "text" and len(r["text"]) > max_chars))
-        if kind != "speech" and rows:
-            col = "text" if kind == "text" else "tgt_text"
-            self.unknown_share = report_unknown(path, [r[col] for r in rows],
-                                                self.langs.tolist(), dictionary, encode)
-        if self.stats or self.truncated:
-            logger.info("%s: %d rows kept; filtered %s; texts truncated to %d chars: %d",
-                        path, len(rows), dict(self.stats), max_chars, self.truncated)
-        if not rows:
-            raise ValueError(f"{path}: no usable rows")
-
-    def _size(self, row) -> int:
-        return int(row["n_frames"]) if self.kind != "text" else min(len(row["text"]), self.max_chars)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def tokens(self, text: str) -> torch.Tensor:
-        ids = encode(self.dictionary, text)[: self.max_chars]
-        return torch.tensor(ids, dtype=torch.long)
-
-    def load(self, i: int) -> dict | None:
-        """Row ``i`` as an item (None: its audio failed when read, with ``skip_invalid``)."""
-        row = self.rows[i]
-        item = {"id": row["id"], "lang": row[self.lang_col]}
-        if self.kind != "text":
-            speech = self.skips.load(i, lambda: load_fbank(
-                mf.resolve_audio(row["audio"], self.path.parent), f"{self.path}:{self.lines[i]}",
-                self.features, int(row["n_frames"])))
-            if speech is None:
-                return None
-            item[speech_key(self.features)] = speech
-        if self.kind == "text":
-            item["tokens"] = self.tokens(row["text"])
-        elif self.kind == "paired":
-            item["tokens"] = self.tokens(row["tgt_text"])
-        return item
 
 
 def speech_key(features: str) -> str:

@@ -20,7 +20,8 @@ from omegaconf import II
 
 from ..data.char_vocab import load_char_dictionary
 from ..data.mixed_dataset import KINDS, MSLAMMixedDataset
-from ..data.sources import SPEECH_FEATURES, ItemSource
+from ..data.item_source import ItemSource
+from ..data.sources import SPEECH_FEATURES
 from .common import (FBANK_ON_DEVICE_HELP, MIN_VARIATION, DeviceFeaturesMixin,
                      EncoderSensitivityMixin, loader_features)
 
@@ -84,6 +85,8 @@ class MSLAMPretrainingTask(DeviceFeaturesMixin, EncoderSensitivityMixin, Fairseq
         path = Path(self.cfg.data) / f"{kind}_{split}.tsv"
         if getattr(self.cfg, f"{kind}_sequences") <= 0:
             return None
+        if not path.is_file() and path.with_suffix(".list").is_file():
+            path = path.with_suffix(".list")  # shards, one manifest per line
         if not path.is_file():
             logger.warning("%s not found: batches of split %s hold no %s data", path, split, kind)
             return None
