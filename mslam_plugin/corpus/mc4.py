@@ -26,6 +26,8 @@ from collections import Counter
 from multiprocessing import get_context
 from pathlib import Path
 
+from ..data import manifest as mf
+
 logger = logging.getLogger(__name__)
 MAX_CHARS = 512
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟।])\s+")
@@ -124,10 +126,7 @@ def prepare(root: Path, out: Path, langs: list[str] | None = None, max_pieces: i
     for lang, split, n, skips in results:
         counts.setdefault(split, {})[lang] = n
         skipped.update(skips)
-    for split in ("train", "dev"):
-        shards = sorted(p.name for p in out.glob(f"text_{split}_*.tsv"))
-        if shards:
-            (out / f"text_{split}.list").write_text("\n".join(shards) + "\n")
+    mf.write_shard_lists(out, "text")
     (out / "mc4_counts.json").write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n")
     logger.info("mC4: %d training pieces in %d languages", sum(counts.get("train", {}).values()),
                 len(counts.get("train", {})))

@@ -108,10 +108,7 @@ def prepare(source: str, root: Path, langs: list[str], out: Path, dev_per_lang: 
             if part:
                 mf.write_manifest(out / f"speech_{split}_{source}_{lang}.tsv", "speech", part)
         logger.info("%s %s: %d train, %d dev utterances", source, lang, len(rows) - len(dev), len(dev))
-    for split in ("train", "dev"):
-        shards = sorted(p.name for p in out.glob(f"speech_{split}_*.tsv"))
-        if shards:
-            (out / f"speech_{split}.list").write_text("\n".join(shards) + "\n")
+    mf.write_shard_lists(out, "speech")
     if skipped:
         logger.warning("%s: skipped %s", source, dict(skipped))
     return skipped

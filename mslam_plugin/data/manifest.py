@@ -232,3 +232,12 @@ def write_manifest(path: Path, kind: str, rows: list[dict[str, str]]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def write_shard_lists(out: Path, kind: str) -> None:
+    """``OUT/<kind>_<split>.list`` naming every ``<kind>_<split>_*.tsv`` shard in OUT (the
+    pre-training task reads a list as one kind)."""
+    for split in ("train", "dev"):
+        shards = sorted(p.name for p in out.glob(f"{kind}_{split}_*.tsv"))
+        if shards:
+            (out / f"{kind}_{split}.list").write_text("\n".join(shards) + "\n")
