@@ -113,3 +113,18 @@ def test_a_list_naming_a_missing_manifest_is_located(tmp_path, chars):
     write_manifest(tmp_path / "a.tsv", "text", _rows())
     with pytest.raises(FileNotFoundError, match=r"text_train.list:2: manifest not found"):
         ItemSource(tmp_path / "text_train.list", "text", chars)
+
+
+def test_a_language_left_without_rows_and_a_copy_keeping_size_and_mtime(tmp_path, chars):
+    import os
+    import pickle
+
+    path = tmp_path / "text_train.tsv"
+    path.write_text("id\ttext\tlang\tsource\nu1\taa text\taa\ts\nu1\tzz text\tzz\ts\n")
+    src = ItemSource(path, "text", chars, skip_invalid=True)  # zz lost its only row
+    assert src.lang_counts.tolist() == [1, 0] and len(src) == 1  # zz: never drawn (p_l 0)
+    pickle.loads(pickle.dumps(src)).load(0)  # spawned loader workers get a copy
+    st = path.stat()
+    path.write_text("id\ttext\tlang\tsource\nu1\tbb text\tbb\ts\nu2\tyy text\tyy\ts\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime (cp -p)
+    assert ManifestIndex.open(path, "text").langs == ["bb", "yy"]

@@ -64,13 +64,13 @@ def test_three_sources_become_shards_of_one_kind(tmp_path):
     first = sf.info(cv_rows[0]["audio"])  # converted: 16 kHz mono FLAC, 1 s of 48 kHz MP3
     assert first.samplerate == 16000 and first.channels == 1 and first.format == "FLAC"
     mls_rows = read_manifest(out / "speech_train_mls_de.tsv", "speech").rows
-    assert len(mls_rows) == 3 and all(r["audio"].endswith(".flac") and "mls_german" in r["audio"]
-                                      for r in mls_rows)  # referenced in place
+    assert len(mls_rows) == 2 and all(r["audio"].endswith(".flac") and "mls_german" in r["audio"]
+                                      and "/train/" in r["audio"] for r in mls_rows)  # in place
     assert {r["speaker"] for r in mls_rows} == {"1234"}
     source = ItemSource(out / "speech_train.list", "speech", Dictionary())
-    assert len(source) == 9 and source.lang_names == ["de", "fr"]
-    assert source.lang_counts.tolist() == [6, 3]
-    item = source.load(8)
+    assert len(source) == 8 and source.lang_names == ["de", "fr"]  # MLS: train split only
+    assert source.lang_counts.tolist() == [5, 3]
+    item = source.load(7)
     assert item["lang"] == "fr" and item["fbank"].shape == (198, 80)
 
 

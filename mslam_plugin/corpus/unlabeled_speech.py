@@ -7,8 +7,8 @@ Nothing is downloaded; transcripts are not used.
 - Common Voice (any release): ``<root>/<lang>/validated.tsv`` (``client_id``, ``path``,
   ...) and ``<root>/<lang>/clips/<path>`` (MP3, 48 or 32 kHz): clips are decoded,
   down-mixed, resampled and written as 16 kHz FLAC under ``OUT/audio/commonvoice/<lang>/``.
-- MLS (FLAC release): every ``<root>/mls_<language>/<split>/audio/<speaker>/<book>/*.flac``
-  (16 kHz), referenced where it lies.
+- MLS (FLAC release): every ``<root>/mls_<language>/train/audio/<speaker>/<book>/*.flac``
+  (16 kHz; dev and test are left for ASR evaluation), referenced where it lies.
 - VoxPopuli unlabelled data (as its ``get_unlabelled_data.py`` leaves it):
   ``<root>/unlabelled_data/<lang>/<year>/*.ogg`` (16 kHz), referenced where it lies.
 
@@ -51,9 +51,10 @@ def _items(source: str, root: Path, lang: str) -> tuple[str, list[tuple[str, Pat
     if source == "mls":
         if lang not in MLS_LANGS:
             raise ValueError(f"unknown MLS language {lang!r} (one of {', '.join(MLS_LANGS)})")
-        files = sorted((root / f"mls_{lang}").glob("*/audio/*/*/*.flac"))
+        # the training split only: MLS dev / test evaluate ASR and must stay unseen
+        files = sorted((root / f"mls_{lang}" / "train").glob("audio/*/*/*.flac"))
         if not files:
-            raise FileNotFoundError(f"{root / f'mls_{lang}'}: no <split>/audio/<speaker>/<book>/*.flac")
+            raise FileNotFoundError(f"{root / f'mls_{lang}' / 'train'}: no audio/<speaker>/<book>/*.flac")
         return MLS_LANGS[lang], [(f.stem, f, f.parent.parent.name) for f in files]
     files = sorted((root / "unlabelled_data" / lang).glob("*/*.ogg"))
     if not files:
@@ -105,8 +106,11 @@ def prepare(source: str, root: Path, langs: list[str], out: Path, dev_per_lang: 
         skipped.update(reason for r, reason in results if r is None)
         dev = rows[-dev_per_lang:] if dev_per_lang and len(rows) > dev_per_lang else []
         for split, part in (("train", rows[: len(rows) - len(dev)]), ("dev", dev)):
+            shard = out / f"speech_{split}_{source}_{lang}.tsv"
             if part:
-                mf.write_manifest(out / f"speech_{split}_{source}_{lang}.tsv", "speech", part)
+                mf.write_manifest(shard, "speech", part)
+            else:
+                shard.unlink(missing_ok=True)  # an earlier run's shard would stay listed
         logger.info("%s %s: %d train, %d dev utterances", source, lang, len(rows) - len(dev), len(dev))
     mf.write_shard_lists(out, "speech")
     if skipped:

@@ -76,11 +76,12 @@ class ItemSource:
         self.lang_names = sorted({name for s in self.shards for name in s.langs})
         pos = {name: i for i, name in enumerate(self.lang_names)}
         segs = sorted((pos[name], k, int(s.starts[j]), int(s.starts[j + 1] - s.starts[j]))
-                      for k, s in enumerate(self.shards) for j, name in enumerate(s.langs))
-        lang, self.seg_shard, self.seg_local, length = (
+                      for k, s in enumerate(self.shards) for j, name in enumerate(s.langs)
+                      if s.starts[j + 1] > s.starts[j])  # a language may have lost every row
+        self.seg_lang, self.seg_shard, self.seg_local, length = (
             np.array([seg[c] for seg in segs], dtype=np.int64) for c in range(4))
         self.seg_first = np.concatenate([[0], np.cumsum(length)])
-        self.starts = self.seg_first[np.searchsorted(lang, np.arange(len(self.lang_names) + 1))]
+        self.starts = self.seg_first[np.searchsorted(self.seg_lang, np.arange(len(self.lang_names) + 1))]
 
     def _locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(shard, row within the shard) of source rows; one shard's index is already
@@ -104,8 +105,7 @@ class ItemSource:
     def _count_usable(self) -> None:
         self.truncated, too_long = 0, 0
         counts = np.zeros(len(self.lang_names), dtype=np.int64)
-        seg_lang = np.searchsorted(self.starts, self.seg_first[:-1], side="right") - 1
-        for seg, lang in enumerate(seg_lang):
+        for seg, lang in enumerate(self.seg_lang):
             sizes = self.shards[self.seg_shard[seg]].sizes
             part = sizes[self.seg_local[seg] : self.seg_local[seg] + self.seg_first[seg + 1]
                          - self.seg_first[seg]]

@@ -18,6 +18,7 @@ a read-only directory is indexed in memory instead (with a warning).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -36,8 +37,16 @@ ARRAYS = ("offsets", "lines", "sizes")
 
 
 def _stamp(path: Path) -> dict:
+    """What identifies the manifest's content: size, mtime, inode and a hash of its first
+    and last 64 KiB (a copy that keeps size and mtime still differs there)."""
     st = path.stat()
-    return {"version": VERSION, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    digest = hashlib.sha1()
+    with path.open("rb") as f:
+        digest.update(f.read(1 << 16))
+        f.seek(max(0, st.st_size - (1 << 16)))
+        digest.update(f.read())
+    return {"version": VERSION, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "inode": st.st_ino, "edges": digest.hexdigest()}
 
 
 def _scan(path: Path, kind: str) -> tuple[dict, dict]:
@@ -123,7 +132,9 @@ class ManifestIndex:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: manifest not found")
         where = path.with_name(path.name + ".index")
-        index = cls._load(where, path, kind) or cls._build(where, path, kind)
+        index = cls._load(where, path, kind)
+        if index is None:
+            index = cls._build(where, path, kind)
         if index.skipped and not skip_invalid:  # the first invalid row in the file
             reason, (_, message) = min(index.first_error.items(), key=lambda kv: kv[1][0])
             raise mf.ManifestError.located(message, reason)
@@ -166,10 +177,14 @@ class ManifestIndex:
                 return cls(path, kind, arrays, meta)
         logger.info("%s: indexed %d rows in %d languages -> %s", path, len(arrays["sizes"]),
                     len(meta["langs"]), where)
-        return cls._load(where, path, kind) or cls(path, kind, arrays, meta)
+        loaded = cls._load(where, path, kind)
+        return loaded if loaded is not None else cls(path, kind, arrays, meta)
 
     def __len__(self) -> int:
         return len(self.sizes)
+
+    def __getstate__(self) -> dict:  # spawned loader workers: no open file travels
+        return {**self.__dict__, "_file": None, "_pid": None}
 
     def row(self, i: int) -> dict[str, str]:
         """Row ``i``'s columns, read from the manifest now (one open file per process)."""
