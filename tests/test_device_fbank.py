@@ -13,7 +13,7 @@ import torch
 
 from mslam_plugin.data.asr_dataset import ASRDataset
 from mslam_plugin.data.graphemes import load_grapheme_dictionary
-from mslam_plugin.data.sources import WAVEFORM, device_fbank, load_fbank
+from mslam_plugin.data.sources import WAVEFORM, collate_speech, device_fbank, load_fbank
 from mslam_plugin.modules.fbank import batched_fbank, normalise_utterances, num_frames
 from mslam_plugin.modules.speech_frontend import fbank_features
 from mslam_plugin.tasks.common import DeviceFeaturesMixin, loader_features
@@ -92,12 +92,29 @@ def test_tasks_turn_waveforms_into_features_before_the_step():
     sample = {"speech": {"wav": wav, "wav_lengths": lengths, "langs": ["de"] * 7},
               "net_input": {"src_wav": wav, "src_wav_lengths": lengths}, "ntokens": 3}
     task = _Task()
-    for out in (task.train_step(sample, None, None, None, 0), task.valid_step(sample, None, None)):
+    bf16_model = torch.nn.Linear(2, 2).to(torch.bfloat16)  # as under fairseq's --bf16
+    for out in (task.train_step(sample, bf16_model, None, None, 0),
+                task.valid_step(sample, bf16_model, None)):
         assert set(out["speech"]) == {"fbank", "fbank_padding_mask", "langs"}
+        assert out["speech"]["fbank"].dtype == out["net_input"]["src_tokens"].dtype == torch.bfloat16
         assert set(out["net_input"]) == {"src_tokens", "src_lengths"}
         assert torch.equal(out["net_input"]["src_lengths"], num_frames(lengths))
         assert out["ntokens"] == 3
     assert "wav" in sample["speech"]  # the loader's batch is not modified in place
+
+
+def test_waveforms_travel_as_int16_and_give_the_same_features():
+    """fairseq casts a batch's float tensors to bf16 / fp16 before the step: waveforms
+    travel as int16 sample values, which it leaves alone (exact for 16-bit audio)."""
+    wav, lengths = _batch()
+    wav = (wav * 32768).round() / 32768  # 16-bit audio, as read from a 16-bit FLAC
+    items = [{"wav": wav[i, :n]} for i, n in enumerate(LENGTHS)]
+    batch = collate_speech(items)
+    assert batch["wav"].dtype == torch.int16
+    feats = device_fbank(batch)
+    keep = lengths >= 560
+    _check_against_kaldi(feats["fbank"][keep], feats["fbank_padding_mask"][keep], wav[keep],
+                         lengths[keep], normalised=True)
 
 
 def test_fbank_on_device_needs_fbank_features():

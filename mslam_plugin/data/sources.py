@@ -145,11 +145,12 @@ def speech_key(features: str) -> str:
 def collate_speech(items: list[dict]) -> dict:
     """Padded speech of ``items``: ``fbank`` (B, T, F) with ``fbank_padding_mask`` (B, T),
     or, for waveform items, ``wav`` (B, N) with ``wav_lengths`` (B,)."""
-    if "wav" in items[0]:
+    if "wav" in items[0]:  # int16 sample values: exact for 16-bit audio, half the bytes,
+        # and untouched by fairseq's fp16 / bf16 cast of the batch
         lengths = torch.tensor([it["wav"].size(0) for it in items])
-        wav = torch.zeros(len(items), int(lengths.max()))
+        wav = torch.zeros(len(items), int(lengths.max()), dtype=torch.int16)
         for i, it in enumerate(items):
-            wav[i, : lengths[i]] = it["wav"]
+            wav[i, : lengths[i]] = (it["wav"] * 32768.0).round().clamp(-32768, 32767).to(torch.int16)
         return {"wav": wav, "wav_lengths": lengths}
     lengths = torch.tensor([it["fbank"].size(0) for it in items])
     fbank = torch.zeros(len(items), int(lengths.max()), items[0]["fbank"].size(1))
@@ -159,12 +160,13 @@ def collate_speech(items: list[dict]) -> dict:
     return {"fbank": fbank, "fbank_padding_mask": padding_mask}
 
 
-def device_fbank(sample):
+def device_fbank(sample, dtype: torch.dtype = torch.float32):
     """``sample`` with every collated waveform replaced by utterance-normalised filterbanks
     computed where the waveform lives (the GPU once fairseq has moved the batch there):
     ``wav`` / ``wav_lengths`` become ``fbank`` / ``fbank_padding_mask``, and an ASR batch's
     ``src_wav`` / ``src_wav_lengths`` become ``src_tokens`` / ``src_lengths`` (frames).
-    Batches without waveforms are returned unchanged."""
+    Features are returned in ``dtype`` (the model's). Batches without waveforms are
+    returned unchanged."""
     if not isinstance(sample, dict):
         return sample
     out = {}
@@ -172,13 +174,13 @@ def device_fbank(sample):
         if key in ("wav", "src_wav"):
             lengths = sample[f"{key}_lengths"]
             feats, mask = batched_fbank(value, lengths)
-            feats = normalise_utterances(feats, mask)
+            feats = normalise_utterances(feats, mask).to(dtype)
             if key == "wav":
                 out.update(fbank=feats, fbank_padding_mask=mask)
             else:
                 out.update(src_tokens=feats, src_lengths=(~mask).sum(1))
         elif key not in ("wav_lengths", "src_wav_lengths"):
-            out[key] = device_fbank(value)
+            out[key] = device_fbank(value, dtype)
     return out
 
 

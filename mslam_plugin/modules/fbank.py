@@ -48,7 +48,9 @@ def batched_fbank(wav: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 1
     """Log-mel filterbanks of a padded batch of mono waveforms.
 
     Args:
-        wav: (B, N) float waveforms in [-1, 1], zero-padded after each utterance's end.
+        wav: (B, N) waveforms, zero-padded after each utterance's end: float in [-1, 1],
+            or int16 sample values (what the loader hands over: fairseq's fp16 / bf16
+            casts of a batch leave integer tensors alone).
         lengths: (B,) samples of each utterance.
     Returns:
         fbank (B, T, num_mel_bins) float32, T = :func:`num_frames` of the longest, and
@@ -66,7 +68,8 @@ def batched_fbank(wav: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 1
     if t == 0:
         return wav.new_zeros(b, 0, num_mel_bins), torch.ones(b, 0, dtype=torch.bool, device=wav.device)
     need = WINDOW + (t - 1) * SHIFT
-    x = wav.float() * 32768.0  # Kaldi works on 16-bit sample values
+    # Kaldi works on 16-bit sample values
+    x = wav.float() if wav.dtype == torch.int16 else wav.float() * 32768.0
     if x.size(1) < need:
         x = torch.nn.functional.pad(x, (0, need - x.size(1)))
     frames = x[:, :need].unfold(1, WINDOW, SHIFT)  # (B, T, 400)

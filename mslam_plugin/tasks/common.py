@@ -67,14 +67,21 @@ class DeviceFeaturesMixin:
     every batch's waveforms become filterbanks on the batch's device before the model,
     the criterion or a generator sees it (fairseq has moved the batch there by then)."""
 
-    def train_step(self, sample, *args, **kwargs):
-        return super().train_step(device_fbank(sample), *args, **kwargs)
+    def train_step(self, sample, model, *args, **kwargs):
+        return super().train_step(device_fbank(sample, _dtype(model)), model, *args, **kwargs)
 
-    def valid_step(self, sample, *args, **kwargs):
-        return super().valid_step(device_fbank(sample), *args, **kwargs)
+    def valid_step(self, sample, model, *args, **kwargs):
+        return super().valid_step(device_fbank(sample, _dtype(model)), model, *args, **kwargs)
 
     def inference_step(self, generator, models, sample, *args, **kwargs):
-        return super().inference_step(generator, models, device_fbank(sample), *args, **kwargs)
+        sample = device_fbank(sample, _dtype(models[0]))
+        return super().inference_step(generator, models, sample, *args, **kwargs)
+
+
+def _dtype(model) -> torch.dtype:
+    """The floating dtype of ``model``'s parameters (bf16 / fp16 under fairseq's --bf16 /
+    --fp16), float32 for a model without parameters."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
 
 
 # Encoder input sensitivity on validation batches (mslam_plugin/modules/sensitivity.py).
