@@ -4,7 +4,7 @@ number of rows.
 Built once by one pass over the manifest (each row's columns checked as
 :mod:`~mslam_plugin.data.manifest` checks them, audio files left to the ``validate``
 command and to read time), saved next to it as ``<manifest>.index/`` and rebuilt when the
-manifest's size or modification time changes. It holds, per usable row, numpy arrays
+manifest's size, modification time, inode or first and last 64 KiB change. It holds, per usable row, numpy arrays
 memory-mapped read-only (shared by every loader worker, whatever their number):
 
 * ``offsets`` (int64): the row's byte offset in the manifest, parsed only when loaded;
