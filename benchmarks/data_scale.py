@@ -3,7 +3,7 @@ cost of planning batches, and loader-worker memory, on synthetic manifests of mi
 rows (the rows point at a few real audio files).
 
     python -m benchmarks.data_scale --speech-rows 1000000,10000000,30000000 \\
-        --text-rows 10000000 --out /tmp/data_scale
+        --text-rows 10000000 [--out DIR]
 
 Per speech size (100 languages, Zipf-distributed; text 10M rows over 101 languages;
 paired 100k rows), each in a fresh process:
@@ -23,6 +23,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,7 +125,8 @@ def main(argv=None) -> None:
     p.add_argument("--speech-rows", default="1000000")
     p.add_argument("--text-rows", type=int, default=10_000_000)
     p.add_argument("--paired-rows", type=int, default=100_000)
-    p.add_argument("--out", type=Path, default=Path("/tmp/mslam_data_scale"))
+    p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mslam_data_scale",
+                   help="where the synthetic manifests are written (tens of GB at 100M rows)")
     p.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.measure:
