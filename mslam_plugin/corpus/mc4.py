@@ -27,6 +27,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..data import manifest as mf
+from . import run_preparation
 
 logger = logging.getLogger(__name__)
 MAX_CHARS = 512
@@ -143,14 +144,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-pieces-per-lang", type=int, default=0, help="0: no cap")
     p.add_argument("--workers", type=int, default=1)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        prepare(args.root, args.out, [x for x in args.langs.split(",") if x] or None,
-                args.max_pieces_per_lang, args.workers)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_preparation(prepare, args.root, args.out,
+                           [x for x in args.langs.split(",") if x] or None,
+                           args.max_pieces_per_lang, args.workers)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from pathlib import Path
 import soundfile as sf
 
 from ..data import manifest as mf
+from . import run_preparation
 from ..data.s2t_audio import read_waveform
 from .asr_data import MLS_LANGS
 from .covost2 import read_tsv
@@ -141,14 +142,9 @@ def main(argv=None) -> int:
     p.add_argument("--dev-per-lang", type=int, default=20)
     p.add_argument("--workers", type=int, default=1)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        prepare(args.source, args.root, [x for x in args.langs.split(",") if x], args.out,
-                args.dev_per_lang, args.workers)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_preparation(prepare, args.source, args.root,
+                           [x for x in args.langs.split(",") if x], args.out,
+                           args.dev_per_lang, args.workers)
 
 
 if __name__ == "__main__":

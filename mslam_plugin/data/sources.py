@@ -20,7 +20,6 @@ import torch
 from ..modules.fbank import batched_fbank, normalise_utterances
 from ..modules.speech_frontend import fbank_features
 from . import manifest as mf
-from .char_vocab import encode
 from .w2vbert2_features import w2vbert2_fbank
 
 logger = logging.getLogger(__name__)
