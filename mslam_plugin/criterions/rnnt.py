@@ -56,6 +56,7 @@ def rnnt_loss_chunked(joiner, enc, enc_lengths, pred, targets, target_lengths, b
         impl = "torchaudio" if enc.is_cuda else "torch"
     total = enc.new_zeros(())
     groups = chunks_by_joint_size(enc_lengths, target_lengths, vocab, max_elements)
+    empty = {i for i, u in enumerate(target_lengths.tolist()) if u == 0}  # one host copy
     for idx in groups:
         index = torch.tensor(idx, device=enc.device)
         t_len, u_len = enc_lengths[index], target_lengths[index]
@@ -63,11 +64,13 @@ def rnnt_loss_chunked(joiner, enc, enc_lengths, pred, targets, target_lengths, b
         e, p = enc[index, :t], pred[index, : u + 1]
         y = targets[index, :u].to(torch.int32)
 
-        def chunk_loss(e, p, y=y, t_len=t_len, u_len=u_len):
+        # torchaudio's CUDA kernel scores an empty target as 0 (tests/test_transducer.py):
+        # chunks holding one take the plain-PyTorch loss
+        plain = impl == "torch" or (enc.is_cuda and not empty.isdisjoint(idx))
+
+        def chunk_loss(e, p, y=y, t_len=t_len, u_len=u_len, plain=plain):
             logits, _, _ = joiner(e, t_len, p, u_len + 1)
-            # torchaudio's CUDA kernel scores an empty target as 0 (tests/test_transducer.py):
-            # chunks holding one take the plain-PyTorch loss
-            if impl == "torch" or (logits.is_cuda and not bool(u_len.all())):
+            if plain:
                 return rnnt_loss_torch(logits, y, t_len, u_len, blank, reduction="sum")
             return torchaudio.functional.rnnt_loss(
                 logits.float(), y, t_len.to(torch.int32), u_len.to(torch.int32), blank=blank,
