@@ -23,8 +23,24 @@ setup(
         "soundfile",
         "sacrebleu",
         "jiwer",
-        "gflanguages",
     ],
     extras_require={"test": ["pytest", "safetensors", "transformers>=4.37,<5"],
-                    "w2vbert2": ["safetensors"]},
+                    "w2vbert2": ["safetensors"],
+                    # only the offline tiny corpus builder (its text stage) needs it
+                    "corpus": ["gflanguages"]},
+    # the commands of mslam_plugin/cli/ (each also runs as `python -m`, see README.md)
+    entry_points={"console_scripts": [
+        "mslam-build-vocab = mslam_plugin.cli.manifests:main_build_vocab",
+        "mslam-build-graphemes = mslam_plugin.cli.manifests:main_build_graphemes",
+        "mslam-validate-manifest = mslam_plugin.cli.manifests:main_validate",
+        "mslam-score = mslam_plugin.cli.score:main",
+        "mslam-decode-asr = mslam_plugin.cli.decode:main_asr",
+        "mslam-decode-ctc = mslam_plugin.cli.decode:main_ctc",
+        "mslam-prepare-covost2 = mslam_plugin.cli.prepare:main_covost2",
+        "mslam-prepare-asr = mslam_plugin.cli.prepare:main_mls_voxpopuli",
+        "mslam-prepare-unlabeled-speech = mslam_plugin.cli.prepare:main_unlabeled_speech",
+        "mslam-prepare-mc4 = mslam_plugin.cli.prepare:main_mc4",
+        "mslam-prepare-tiny = mslam_plugin.cli.prepare:main_tiny",
+        "mslam-convert-w2vbert2 = mslam_plugin.cli.convert:main_w2vbert2",
+    ]},
 )

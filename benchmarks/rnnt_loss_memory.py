@@ -25,7 +25,7 @@ VARIANTS = {"torchaudio, whole batch": ("torchaudio", 10**12),
 
 
 def one(args) -> dict:
-    from mslam_plugin.criterions.rnnt import chunks_by_joint_size, rnnt_loss_chunked
+    from mslam_plugin.criterions.mslam_rnnt import chunks_by_joint_size, rnnt_loss_chunked
     from mslam_plugin.models.mslam_transducer import Joiner
 
     impl, budget = VARIANTS[args.variant]

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Build the grapheme vocabulary of transducer ASR from the training transcripts:
+"""Build the grapheme vocabulary of transducer ASR from the training transcripts (the
+mslam-build-graphemes command):
 python manifests/build_grapheme_vocab.py --out dict.grapheme.txt paired_train.tsv [...]"""
-from mslam_plugin.data.tools import main_build_graphemes
+import sys
+
+from mslam_plugin.cli.manifests import main_build_graphemes
 
 if __name__ == "__main__":
-    main_build_graphemes()
+    sys.exit(main_build_graphemes())

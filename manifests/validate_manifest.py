@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Validate a manifest: python manifests/validate_manifest.py KIND FILE [--skip-invalid]."""
-from mslam_plugin.data.tools import main_validate
+"""Validate a manifest (the mslam-validate-manifest command):
+python manifests/validate_manifest.py KIND FILE [--skip-invalid]."""
+import sys
+
+from mslam_plugin.cli.manifests import main_validate
 
 if __name__ == "__main__":
-    main_validate()
+    sys.exit(main_validate())

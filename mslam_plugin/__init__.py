@@ -16,7 +16,8 @@ import torch  # noqa: E402
 # would make every such checkpoint unloadable; a Namespace is a plain attribute holder.
 torch.serialization.add_safe_globals([argparse.Namespace])
 
-from . import criterions, models, optim, tasks, wer_scorer  # noqa: F401,E402  (registration side effects)
+from . import criterions, models, optim, scoring, tasks  # noqa: F401,E402  (registration side effects)
+from .data import w2vbert2_cmvn  # noqa: F401,E402  (registers the w2vbert2_cmvn feature transform)
 from .checkpoints import install as _install_crash_safe_checkpoints  # noqa: E402
 
 from .distributed import install as _install_ddp_unused_parameters  # noqa: E402

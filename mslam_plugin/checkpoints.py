@@ -3,7 +3,7 @@
 fairseq writes ``checkpoint_N.pt`` atomically (a ``.tmp`` file, then a rename) but copies
 it to ``checkpoint_last.pt`` / ``checkpoint_best.pt`` in place: a kill or a full disk
 during that copy leaves a truncated ``checkpoint_last.pt``, and every rerun then dies at
-start-up. :func:`install` (called when the package is imported) makes three changes:
+start-up. :func:`install` (called when the package is imported) makes four changes:
 
 - local file copies through fairseq's ``PathManager.copy`` go to a temporary file that is
   renamed over the destination, so ``checkpoint_last.pt`` is the old or the new file,
@@ -12,7 +12,9 @@ start-up. :func:`install` (called when the package is imported) makes three chan
   newest intact checkpoint in the save directory (with a warning), and leftover ``.tmp``
   files are removed;
 - a checkpoint that cannot be read (``--path``, ``--load-pretrained-mslam-from``,
-  ``decode_asr --checkpoint``) fails with an error naming the file.
+  ``decode_asr --checkpoint``) fails with an error naming the file;
+- a checkpoint written before a criterion class was renamed (:data:`RENAMED_CRITERIA`)
+  still resumes: fairseq refuses optimizer state saved under another criterion name.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 TMP_SUFFIX = ".tmp"
+# criterion classes renamed since checkpoints were written: old name -> new name
+RENAMED_CRITERIA = {"RNNTCriterion": "MSLAMRNNTCriterion"}
 
 
 class CheckpointError(ValueError):
@@ -136,6 +140,16 @@ def load_checkpoint_file(path: str | os.PathLike, load):
         raise CheckpointError(f"{path}: not a readable checkpoint: {why}") from e
 
 
+def upgrade_state(state: dict) -> dict:
+    """``state`` (a loaded checkpoint) with the renamed criterion classes of its optimizer
+    history under their new names, so fairseq's check that a resumed run uses the
+    criterion the optimizer state was saved with still passes."""
+    for entry in state.get("optimizer_history") or ():
+        if entry.get("criterion_name") in RENAMED_CRITERIA:
+            entry["criterion_name"] = RENAMED_CRITERIA[entry["criterion_name"]]
+    return state
+
+
 def install() -> None:
     """Patch fairseq's checkpoint copy, resume and load paths (idempotent)."""
     from fairseq import checkpoint_utils
@@ -162,8 +176,8 @@ def install() -> None:
         return plain_resume(cfg, trainer, **kwargs)
 
     def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
-        return load_checkpoint_file(
-            path, lambda p: plain_load(p, arg_overrides, load_on_all_ranks))
+        return upgrade_state(load_checkpoint_file(
+            path, lambda p: plain_load(p, arg_overrides, load_on_all_ranks)))
 
     PathManager.copy = staticmethod(copy)
     checkpoint_utils.load_checkpoint = load_checkpoint

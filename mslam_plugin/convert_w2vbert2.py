@@ -1,7 +1,10 @@
 """The public w2v-BERT 2.0 encoder (Seamless Communication, 2023) as an mSLAM checkpoint.
 
-    python -m mslam_plugin.convert_w2vbert2 --hf-dir DIR --char-vocab DATA/dict.char.txt \\
+    mslam-convert-w2vbert2 --hf-dir DIR --char-vocab DATA/dict.char.txt \\
         --out exp/w2vbert2/mslam_w2vbert2.pt [--speech-layers 8] [-- fairseq model flags]
+
+(or ``python -m mslam_plugin.convert_w2vbert2``; the command is
+:func:`mslam_plugin.cli.convert.main_w2vbert2`).
 
 DIR is a local copy of the Hugging Face model ``facebook/w2v-bert-2.0`` (``config.json`` and
 ``model.safetensors``; nothing is downloaded here). Its conformer layers 0 .. N-1 become
@@ -17,10 +20,10 @@ optimizer state), so it serves ``--load-pretrained-mslam-from`` (fine-tuning) an
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -256,30 +259,7 @@ def convert_w2vbert2(hf_dir, out, *, char_vocab=None, text_vocab_size: int = 0,
     return model.eval()
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m mslam_plugin.convert_w2vbert2",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Arguments after -- are fairseq model flags.")
-    p.add_argument("--hf-dir", required=True, type=Path,
-                   help="local Hugging Face directory: config.json + model.safetensors")
-    p.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
-    vocab = p.add_mutually_exclusive_group(required=True)
-    vocab.add_argument("--char-vocab", type=Path, help="dict.char.txt of the training data")
-    vocab.add_argument("--text-vocab-size", type=int, default=0,
-                       help="character vocabulary size (pad index 1) instead of --char-vocab")
-    p.add_argument("--speech-layers", type=int, default=8,
-                   help="first conformer layers that form the speech encoder (8)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the freshly initialised parts")
-    args, extra = p.parse_known_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        convert_w2vbert2(args.hf_dir, args.out, char_vocab=args.char_vocab,
-                         text_vocab_size=args.text_vocab_size, speech_layers=args.speech_layers,
-                         seed=args.seed, model_args=tuple(e for e in extra if e != "--"))
-    except (OSError, KeyError, ValueError) as err:  # a bad input, named in the message
-        raise SystemExit(f"error: {err.args[0] if isinstance(err, KeyError) else err}") from err
+if __name__ == "__main__":  # python -m mslam_plugin.convert_w2vbert2: mslam-convert-w2vbert2
+    from .cli.convert import main_w2vbert2
 
-
-if __name__ == "__main__":
-    main()
+    sys.exit(main_w2vbert2())

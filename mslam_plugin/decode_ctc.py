@@ -7,24 +7,24 @@ words that were said, as CER and WER per language and overall.
   (``--criterion label_smoothed_cross_entropy_with_ctc``), on an ST split
   (``--split test_st``, its ``src_text``).
 
-    python -m mslam_plugin.decode_ctc --data data/tiny --split test_st \
+The command (:func:`mslam_plugin.cli.decode.main_ctc`):
+
+    mslam-decode-ctc --data data/tiny --split test_st \
         --checkpoint exp/st/checkpoint_last.pt --out exp/st/decode_ctc
 
-Writes OUT/hyps-SPLIT-ctc.tsv (id, lang, reference, hypothesis) and
-OUT/scores-SPLIT-ctc.json, and prints the table.
+(or ``python -m mslam_plugin.decode_ctc``). Writes OUT/hyps-SPLIT-ctc.tsv (id, lang,
+reference, hypothesis) and OUT/scores-SPLIT-ctc.json, and prints the table.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
 from .data.graphemes import decode as decode_chars
-from .decode_asr import load
-from .scoring import write_recognition
+from .decode_asr import batches
 
 
 def greedy_ctc(lprobs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[list[int]]:
@@ -51,9 +51,7 @@ def transcribe(model, task, split: str, batch_size: int = 16) -> list[dict]:
     if not hasattr(ds, "char_dictionary"):
         raise ValueError(f"{split}: the task did not attach the source transcripts")
     rows = [None] * len(ds)
-    order = ds.ordered_indices()
-    for start in range(0, len(order), batch_size):
-        batch = ds.collater([ds[int(i)] for i in order[start:start + batch_size]])
+    for batch in batches(ds, batch_size):
         net = batch["net_input"]
         enc = model.encoder(net["src_tokens"], src_lengths=net["src_lengths"])
         lprobs, lengths = model.get_ctc_output((None, {"encoder_out": enc}), batch)
@@ -75,9 +73,7 @@ def _transcribe_pretrained(model, task, split: str, batch_size: int) -> list[dic
                     features=getattr(task.cfg, "speech_features", "fbank"))
     blank = chars.index(BLANK)
     rows = [None] * len(ds)
-    order = ds.ordered_indices()
-    for start in range(0, len(order), batch_size):
-        batch = ds.collater([ds[int(i)] for i in order[start:start + batch_size]])
+    for batch in batches(ds, batch_size):
         fbank, lengths = batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"]
         padding = torch.arange(fbank.size(1))[None, :] >= lengths[:, None]
         speech = model.forward_speech(fbank, padding, quantize=False)
@@ -95,24 +91,7 @@ def _lang(ds, i: int) -> str:
     return langs[i] if langs and langs[i] else "all"
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="directory of the manifests")
-    p.add_argument("--split", default="test_st",
-                   help="test_st (ST checkpoints) or paired_test (pre-training checkpoints)")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--batch-size", type=int, default=16)
-    args = p.parse_args(argv)
-    try:
-        model, task = load(args.checkpoint, args.data)
-        rows = transcribe(model, task, args.split, args.batch_size)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    write_recognition(rows, args.out, args.split, "ctc")
-    return 0
+if __name__ == "__main__":  # python -m mslam_plugin.decode_ctc: mslam-decode-ctc
+    from .cli.decode import main_ctc
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_ctc())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from mslam_plugin.corpus.asr_data import main
+from mslam_plugin.cli.prepare import main_mls_voxpopuli as main
 from mslam_plugin.data import manifest as mf
 from mslam_plugin.data.asr_dataset import ASRDataset
 from mslam_plugin.data.graphemes import load_grapheme_dictionary
@@ -95,7 +95,7 @@ def test_prepare_mls_and_voxpopuli(tiny_corpus, tmp_path, capsys):
 def test_bad_transcript_line_is_named(tmp_path):
     (tmp_path / "mls_german/train").mkdir(parents=True)
     (tmp_path / "mls_german/train/transcripts.txt").write_text("a_b_c\tgut\nkaputt\n")
-    proc = subprocess.run([sys.executable, "-m", "mslam_plugin.corpus.asr_data", "mls",
+    proc = subprocess.run([sys.executable, "-m", "mslam_plugin.corpus.mls_voxpopuli", "mls",
                            "--root", str(tmp_path), "--langs", "german", "--out",
                            str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 1

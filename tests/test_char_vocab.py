@@ -3,8 +3,8 @@ determinism."""
 
 import pytest
 
-from mslam_plugin.data.char_vocab import (BLANK, MASK, SPACE, build_char_vocab, encode,
-                                          language_weights, load_char_dictionary)
+from mslam_plugin.data.char_vocab import BLANK, MASK, SPACE, build_char_vocab, encode, load_char_dictionary
+from mslam_plugin.data.temperature import language_weights
 
 TEXTS = {
     "de": ["Alle Menschen sind frei und gleich an Würde und Rechten geboren."] * 50,
@@ -78,10 +78,10 @@ def test_build_is_deterministic_and_order_independent(tmp_path):
 def test_hangul_is_decomposed_to_jamo_and_recomposes():
     import unicodedata
 
-    from mslam_plugin.data.char_vocab import normalize_text
+    from mslam_plugin.data.text import normalize_for_scoring, normalize_for_vocabulary
 
     text = "모든 인간은 자유로우며"
-    symbols = normalize_text(text)
+    symbols = normalize_for_vocabulary(text)
     assert not any("\uac00" <= c <= "\ud7a3" for c in symbols)
-    assert unicodedata.normalize("NFC", symbols) == text
-    assert normalize_text("Grüße  aus\tKöln") == "Grüße aus Köln"  # Latin stays composed
+    assert unicodedata.normalize("NFC", symbols) == normalize_for_scoring(symbols) == text
+    assert normalize_for_vocabulary("Grüße  aus\tKöln") == "Grüße aus Köln"  # Latin stays composed

@@ -112,15 +112,19 @@ def test_training_resumes_past_a_truncated_checkpoint_last(tiny_corpus, tmp_path
 def test_a_checkpoint_of_another_width_is_one_clear_error(tmp_path, monkeypatch):
     from fairseq import checkpoint_utils
 
+    from mslam_plugin.models.pretrained import PretrainedEncoder
     from test_mslam_st import _model
 
     encoder = _model().encoder
-    state = {k: v for k, v in encoder.state_dict().items()}
+    # a pre-training checkpoint's layout: the encoder body at the top level
+    state = {k[len("mslam."):]: v for k, v in encoder.state_dict().items()
+             if k.startswith("mslam.")}
     key = next(k for k in state if k.startswith("speech_encoder.") and state[k].dim() == 2)
     state[key] = torch.zeros(state[key].shape[0] + 8, state[key].shape[1])
     monkeypatch.setattr(checkpoint_utils, "load_checkpoint_to_cpu", lambda path: {"model": state})
+    (tmp_path / "wide.pt").touch()
     with pytest.raises(CheckpointError) as err:
-        encoder.load_pretrained(str(tmp_path / "wide.pt"))
+        encoder.load_pretrained(PretrainedEncoder.read(tmp_path / "wide.pt"))
     message = str(err.value)
     assert message.startswith(f"{tmp_path / 'wide.pt'}: 1 encoder tensors differ in shape")
     assert key in message and "another --arch" in message and "\n" not in message

@@ -3,10 +3,13 @@
 import json
 import shutil
 import subprocess
+import sys
 
+import pytest
 import soundfile as sf
 
 from conftest import REPO, TINY_ARGS, run_prepare
+from mslam_plugin.corpus.tiny import text_corpus
 from mslam_plugin.data.char_vocab import BLANK, MASK, load_char_dictionary
 from mslam_plugin.data.manifest import COLUMNS, kind_of, num_fbank_frames, read_manifest
 
@@ -128,3 +131,9 @@ def test_st_data_trains_with_fairseqs_own_speech_to_text_task(tiny_corpus, tmp_p
     assert run.returncode == 0, run.stderr[-3000:]
     state = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "checkpoint_last.pt"))
     assert state["optimizer_history"][-1]["num_updates"] == 2
+
+
+def test_text_stage_without_gflanguages_names_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gflanguages", None)  # as if not installed
+    with pytest.raises(ModuleNotFoundError, match=r"pip install -e '\.\[corpus\]'"):
+        text_corpus.gflanguages_text()

@@ -96,7 +96,7 @@ def _speech_only_st(rank: int, tmp: str):
 
 
 def _speech_and_text_st(rank: int, tmp: str):
-    from mslam_plugin.tasks.speech_translation import MSLAMSpeechTranslationTask
+    from mslam_plugin.tasks.mslam_speech_translation import MSLAMSpeechTranslationTask
 
     model, criterion = _st_model(), _st_criterion()
     task = types.SimpleNamespace(args=argparse.Namespace(mt_weight=5.0))
@@ -112,9 +112,9 @@ def _speech_and_text_st(rank: int, tmp: str):
 def _transducer(rank: int, tmp: str):
     from test_transducer import _model
 
-    from mslam_plugin.criterions.rnnt import RNNTCriterion
+    from mslam_plugin.criterions.mslam_rnnt import MSLAMRNNTCriterion
 
-    model, criterion = _model(ctc_weight=0.3).train(), RNNTCriterion(None)
+    model, criterion = _model(ctc_weight=0.3).train(), MSLAMRNNTCriterion(None)
 
     def step(ddp, i):
         g = torch.Generator().manual_seed(rank)

@@ -14,8 +14,7 @@ import torch
 from mslam_plugin.data.asr_dataset import ASRDataset
 from mslam_plugin.data.graphemes import load_grapheme_dictionary
 from mslam_plugin.data.sources import WAVEFORM, collate_speech, device_fbank, load_fbank
-from mslam_plugin.modules.fbank import batched_fbank, normalise_utterances, num_frames
-from mslam_plugin.modules.speech_frontend import fbank_features
+from mslam_plugin.data.fbank import batched_fbank, fbank_features, normalise_utterances, num_frames
 from mslam_plugin.tasks.common import DeviceFeaturesMixin, loader_features
 
 REPO = Path(__file__).resolve().parents[1]

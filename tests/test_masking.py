@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from mslam_plugin.data.char_vocab import build_char_vocab, load_char_dictionary
-from mslam_plugin.data.mixed_dataset import MSLAMMixedDataset
-from mslam_plugin.modules.masking import (clipped_geometric_p, speech_span_mask, text_span_ids,
-                                          text_span_mask)
+from mslam_plugin.modules.masking import (BatchMasker, clipped_geometric_p, speech_span_mask,
+                                          text_span_ids, text_span_mask)
 from mslam_plugin.modules.packing import pack_pair
 
 
@@ -83,10 +82,12 @@ def test_text_span_lengths_follow_the_clipped_geometric_not_the_budget():
 def test_text_corruption_decides_per_span(tmp_path):
     build_char_vocab({"de": ["abcdefghijklmnopqrstuvwxyz äöü"]}).save(tmp_path / "dict.txt")
     d = load_char_dictionary(tmp_path / "dict.txt")
-    dataset = MSLAMMixedDataset({}, {}, {}, 0, d)
+    masker = BatchMasker(5, pad=d.pad(), mask_idx=d.index("<mask>"),
+                         first_random=d.nspecial + 2, vocab_size=len(d))
     tokens = torch.randint(d.nspecial + 2, len(d), (64, 512),
                            generator=torch.Generator().manual_seed(0))
-    out = dataset._mask_text(tokens, 0.15, np.random.default_rng(5))
+    out = masker.text(tokens, 0.15)
+    out = {"tokens": out.tokens, "mask": out.mask}
     is_mask = out["tokens"].eq(d.index("<mask>"))
     kept = out["tokens"].eq(tokens) & out["mask"]
     # contiguous runs: a per-character draw leaves nearly every 20-character run mixed
@@ -100,7 +101,7 @@ def test_text_corruption_decides_per_span(tmp_path):
     assert np.mean(mixed) < 0.1
     all_mask, all_kept = np.mean(whole, axis=0)
     assert 0.7 < all_mask < 0.9 and 0.03 < all_kept < 0.2
-    # span by span (the same draws as _mask_text's): all <mask>, or none
+    # span by span (the same draws as BatchMasker.text's): all <mask>, or none
     ids = text_span_ids(tokens.eq(d.pad()), 0.15, 20.0, np.random.default_rng(5))
     assert torch.equal(ids.ge(0), out["mask"])
     for row_ids, row_mask in zip(ids, is_mask):

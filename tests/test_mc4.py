@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from mslam_plugin.corpus.mc4 import main, pieces, prepare, shards_by_language
+from mslam_plugin.cli.prepare import main_mc4 as main
+from mslam_plugin.corpus.mc4 import pieces, prepare, shards_by_language
 from mslam_plugin.data.char_vocab import build_char_vocab, load_char_dictionary
 from mslam_plugin.data.item_source import ItemSource
 from mslam_plugin.data.manifest import read_manifest

@@ -11,6 +11,7 @@ from mslam_plugin.data.char_vocab import build_char_vocab, load_char_dictionary
 from mslam_plugin.data.manifest import write_manifest
 from mslam_plugin.data.mixed_dataset import MSLAMMixedDataset, fill_budget
 from mslam_plugin.data.item_source import ItemSource
+from mslam_plugin.modules.masking import BatchMasker
 
 SIZES = {"aa": 900, "bb": 90, "cc": 10}
 
@@ -43,20 +44,34 @@ def test_language_mix_follows_temperature(text_source):
     assert src.truncated == 1 and src.sizes_of(np.arange(len(src))).max() == 512
 
 
+def _masker(seed, d):
+    return BatchMasker(seed, pad=d.pad(), mask_idx=d.index("<mask>"),
+                       first_random=d.nspecial + 2, vocab_size=len(d))
+
+
 def test_text_masks_are_deterministic_and_avoid_padding(text_source):
     src, d = text_source
-    a, b = _dataset(src, d)[3]["text"], _dataset(src, d)[3]["text"]
-    assert torch.equal(a["tokens"], b["tokens"]) and torch.equal(a["mask"], b["mask"])
-    pad = a["transcript"].eq(d.pad())
-    assert not (a["mask"] & pad).any() and a["mask"].any()
-    assert (a["target"][a["mask"]] == a["transcript"][a["mask"]]).all()
-    assert (a["target"][~a["mask"]] == d.pad()).all()
+    a, b = _dataset(src, d)[3], _dataset(src, d)[3]
+    assert a["batch_seed"] == b["batch_seed"] and torch.equal(a["text"]["tokens"], b["text"]["tokens"])
+    tokens = a["text"]["tokens"]
+    x, y = _masker(a["batch_seed"], d).text(tokens, 0.15), _masker(b["batch_seed"], d).text(tokens, 0.15)
+    assert torch.equal(x.tokens, y.tokens) and torch.equal(x.mask, y.mask)
+    pad = tokens.eq(d.pad())
+    assert not (x.mask & pad).any() and x.mask.any()
+    assert (x.target[x.mask] == tokens[x.mask]).all()
+    assert (x.target[~x.mask] == d.pad()).all()
+    assert torch.equal(x.tokens[~x.mask], tokens[~x.mask])  # only masked characters change
     # <mask> / random / kept is decided per span: pool the share over many batches
     ds = _dataset(src, d)
-    corrupted = torch.cat([ds[i]["text"]["tokens"][ds[i]["text"]["mask"]] for i in range(20)])
-    assert 0.6 < (corrupted == d.index("<mask>")).float().mean() < 0.95
-    other = _dataset(src, d, seed=2)[3]["text"]
-    assert not torch.equal(other["transcript"], a["transcript"])
+    corrupted = []
+    for i in range(20):
+        batch = ds[i]
+        out = _masker(batch["batch_seed"], d).text(batch["text"]["tokens"], 0.15)
+        corrupted.append(out.tokens[out.mask])
+    assert 0.6 < (torch.cat(corrupted) == d.index("<mask>")).float().mean() < 0.95
+    other = _dataset(src, d, seed=2)[3]
+    assert other["batch_seed"] != a["batch_seed"]
+    assert not torch.equal(other["text"]["tokens"], tokens)
 
 
 def test_budget_caps_a_batch_and_epochs_differ(text_source):

@@ -11,7 +11,7 @@ import torch
 import torchaudio
 
 from mslam_plugin.data.sample_rate_check import MAX_DROP, check_stored_features
-from mslam_plugin.modules.speech_frontend import fbank_features
+from mslam_plugin.data.fbank import fbank_features
 
 
 def _stored(tiny_corpus: Path, tmp_path: Path, rate: int) -> SimpleNamespace:

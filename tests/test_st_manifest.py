@@ -61,7 +61,7 @@ def test_relative_audio_resolves_against_the_manifest_not_the_working_directory(
 
 
 def test_the_task_accepts_skip_invalid():
-    from mslam_plugin.tasks.speech_translation import MSLAMSpeechTranslationTask
+    from mslam_plugin.tasks.mslam_speech_translation import MSLAMSpeechTranslationTask
 
     parser = argparse.ArgumentParser()
     MSLAMSpeechTranslationTask.add_args(parser)
@@ -72,7 +72,7 @@ def test_raw_audio_with_non_finite_samples_is_named(tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from mslam_plugin.data.s2t_audio import read_waveform
+    from mslam_plugin.data.audio import read_waveform
 
     x = np.zeros(16000, dtype=np.float32)
     x[5] = np.inf

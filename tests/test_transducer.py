@@ -15,11 +15,14 @@ import torchaudio
 from fairseq.data import Dictionary
 from fairseq.models import ARCH_CONFIG_REGISTRY
 
-from mslam_plugin.criterions.rnnt import chunks_by_joint_size, rnnt_loss_chunked
-from mslam_plugin.data.graphemes import build_grapheme_dictionary, decode, encode
+from mslam_plugin.criterions.mslam_rnnt import chunks_by_joint_size, rnnt_loss_chunked
+from mslam_plugin.data.char_vocab import encode
+from mslam_plugin.data.graphemes import build_grapheme_dictionary, decode
 from mslam_plugin.models.mslam_transducer import MSLAMTransducerConfig, MSLAMTransducerModel
 from mslam_plugin.modules.rnnt_loss import rnnt_loss_torch
-from mslam_plugin.optim import GroupInverseSqrtConfig, GroupInverseSqrtSchedule, MSLAMAdam, group_lr
+from mslam_plugin.optim.mslam_adam import MSLAMAdam
+from mslam_plugin.optim.mslam_group_inverse_sqrt import (GroupInverseSqrtConfig, GroupInverseSqrtSchedule,
+                                                     group_lr)
 from mslam_plugin.rnnt_decoding import beam_search, greedy_search
 
 REPO = Path(__file__).resolve().parents[1]
@@ -229,7 +232,7 @@ def test_fine_tune_decode_and_score(tiny_corpus, tmp_path):
 
 
 def test_auxiliary_ctc_adds_weighted_grapheme_ctc_on_the_encoder_output():
-    from mslam_plugin.criterions.rnnt import RNNTCriterion
+    from mslam_plugin.criterions.mslam_rnnt import MSLAMRNNTCriterion
 
     model = _model(ctc_weight=0.3).train()
     assert _model().ctc_head is None  # weight 0: the paper's recipe, no extra head
@@ -238,7 +241,7 @@ def test_auxiliary_ctc_adds_weighted_grapheme_ctc_on_the_encoder_output():
     sample = {"net_input": {"src_tokens": torch.randn(2, 100, 80),
                             "src_lengths": torch.tensor([100, 70])},
               "target": target, "target_lengths": torch.tensor([4, 2]), "ntokens": 6}
-    loss, n, log = RNNTCriterion(None)(model, sample)
+    loss, n, log = MSLAMRNNTCriterion(None)(model, sample)
     out = model(**sample["net_input"], target=target, target_lengths=sample["target_lengths"])
     lprobs = torch.log_softmax(model.ctc_head(out["encoder_out"]), -1).transpose(0, 1)
     ctc = torch.nn.functional.ctc_loss(lprobs, target, out["encoder_lengths"],
@@ -247,3 +250,21 @@ def test_auxiliary_ctc_adds_weighted_grapheme_ctc_on_the_encoder_output():
     assert float(loss) == pytest.approx(float(log["loss"]) + 0.3 * float(ctc), rel=1e-4)
     loss.backward()
     assert model.ctc_head.weight.grad.abs().sum() > 0
+
+
+def test_checkpoint_written_before_the_criterion_rename_still_resumes(tmp_path):
+    # fairseq resumes optimizer state only under the criterion class name it was saved
+    # with: checkpoints of RNNTCriterion (now MSLAMRNNTCriterion) are read under the new name
+    import mslam_plugin  # noqa: F401  (installs the checkpoint patches)
+    from fairseq import checkpoint_utils
+
+    from mslam_plugin.criterions.mslam_rnnt import MSLAMRNNTCriterion
+
+    history = [{"criterion_name": name, "optimizer_name": "MSLAMAdam",
+                "lr_scheduler_state": {"best": None}, "num_updates": n}
+               for n, name in ((5, "RNNTCriterion"), (9, "RNNTCriterion"))]
+    torch.save({"args": None, "cfg": None, "model": {}, "optimizer_history": history,
+                "extra_state": {"train_iterator": {"epoch": 1}}}, tmp_path / "old.pt")
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "old.pt"))
+    assert [h["criterion_name"] for h in state["optimizer_history"]] == \
+        [MSLAMRNNTCriterion.__name__] * 2

@@ -6,7 +6,8 @@ import pytest
 import soundfile as sf
 from fairseq.data import Dictionary
 
-from mslam_plugin.corpus.unlabeled_speech import main, prepare
+from mslam_plugin.cli.prepare import main_unlabeled_speech as main
+from mslam_plugin.corpus.unlabeled_speech import prepare
 from mslam_plugin.data.item_source import ItemSource
 from mslam_plugin.data.manifest import read_manifest
 

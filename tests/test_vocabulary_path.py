@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mslam_plugin.data.graphemes import build_grapheme_dictionary
 from mslam_plugin.tasks.common import vocabulary_path
-from mslam_plugin.tasks.speech_recognition import MSLAMASRConfig, MSLAMASRTask
+from mslam_plugin.tasks.mslam_asr import MSLAMASRConfig, MSLAMASRTask
 
 
 def test_bare_names_resolve_in_the_data_directory_paths_as_given(tmp_path):

@@ -22,11 +22,14 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
 
-from mslam_plugin.convert_w2vbert2 import convert_w2vbert2, main
+from mslam_plugin.cli.convert import main_w2vbert2 as main
+from mslam_plugin.convert_w2vbert2 import convert_w2vbert2
 from mslam_plugin.data.char_vocab import build_char_vocab
 from mslam_plugin.data.manifest import num_fbank_frames, write_manifest
-from mslam_plugin.data.w2vbert2_features import W2VBert2CMVN, kaldi_fbank, w2vbert2_fbank, w2vbert2_stacked_features
+from mslam_plugin.data.w2vbert2_cmvn import W2VBert2CMVN
+from mslam_plugin.data.w2vbert2_features import kaldi_fbank, w2vbert2_fbank, w2vbert2_stacked_features
 from mslam_plugin.models.mslam import MSLAMConfig, MSLAMModel
+from mslam_plugin.models.pretrained import PretrainedEncoder
 from mslam_plugin.models.mslam_st import MSLAMSTConfig, MSLAMSTEncoder
 from mslam_plugin.modules.conformer import MSLAMConvModule
 
@@ -98,8 +101,8 @@ def test_checkpoint_serves_finetuning_and_continued_pretraining(small_hf):
     ns = argparse.Namespace(**{k: v for k, v in state["cfg"].model.items() if k != "_name"},
                             decoder_embed_dim=SMALL["hidden_size"])
     ARCH_CONFIG_REGISTRY["mslam_st_w2vbert2"](ns)
-    encoder = MSLAMSTEncoder(MSLAMSTConfig(**vars(ns)), 50, 1).eval()
-    encoder.load_pretrained(str(path))
+    encoder = MSLAMSTEncoder(MSLAMSTConfig(**vars(ns)), 50, 1, ns.decoder_embed_dim).eval()
+    encoder.load_pretrained(PretrainedEncoder.read(path))
     fbank, padding_mask, stacked, attention = _batch()
     with torch.no_grad():
         ref = hf(stacked, attention_mask=attention).last_hidden_state

@@ -78,7 +78,7 @@ def cells(runs: dict, probes: dict) -> dict:
 
 
 def hypotheses(exp: Path, task: str, variant: str, seed: int, n: int):
-    from mslam_plugin.scoring import read_generate_output, read_tsv
+    from mslam_plugin.scoring.metrics import read_generate_output
 
     gen = exp / f"{task}_{variant}_s{seed}" / "decode" / "generate-test_st-speech.txt"
     if not gen.is_file():
@@ -266,7 +266,7 @@ def main(argv=None) -> int:
     tests = []
     refs = units = None
     if args.data is not None and (args.data / "test_st.tsv").is_file():
-        from mslam_plugin.scoring import read_tsv
+        from mslam_plugin.data.manifest import read_tsv
         rows = read_tsv(args.data / "test_st.tsv")
         refs = [r["tgt_text"] for r in rows]
         units = [r["id"].rsplit("_", 1)[0] for r in rows]  # UNIT_LANG

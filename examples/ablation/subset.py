@@ -17,7 +17,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from mslam_plugin.corpus.st_data import FBANK_ZIP, SPM_PREFIX
+from mslam_plugin.corpus.speech_to_text import FBANK_ZIP, SPM_PREFIX
 from mslam_plugin.data import manifest as mf
 from mslam_plugin.data.graphemes import build_grapheme_dictionary
 

@@ -17,7 +17,7 @@ from fairseq import options, tasks
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
 from mslam_plugin.modules.sensitivity import input_sensitivity
-from mslam_plugin.optim import group_lr
+from mslam_plugin.optim.mslam_group_inverse_sqrt import group_lr
 
 
 def build(data: str, overrides: list[str], pretrained: str):
@@ -79,14 +79,14 @@ def swap_torchaudio(enc):
 
 @torch.no_grad()
 def stages(model, sample):
-    enc = model.encoder
+    enc = model.encoder.mslam
     src, lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
     mask = torch.arange(src.size(1))[None, :] >= lengths[:, None]
     feats, pm = enc.frontend(src, mask)
     feats = enc.feature_norm(feats)
     speech = enc.speech_encoder(feats, pm)
     multi = enc.multimodal_encoder(speech, pm)
-    out = enc(src, lengths)["encoder_out"][0].transpose(0, 1)
+    out = model.encoder(src, lengths)["encoder_out"][0].transpose(0, 1)
     res = {}
     for name, x in (("frontend", feats), ("speech", speech), ("multimodal", multi), ("out", out)):
         s = input_sensitivity(x, pm)
@@ -127,18 +127,18 @@ def main():
     overrides = [x for x in a.arch_overrides.split(",") if x]
     args, task, model, criterion = build(a.data, overrides, a.pretrained)
     if a.variant == "torchaudio":
-        swap_torchaudio(model.encoder)
+        swap_torchaudio(model.encoder.mslam)
     if a.variant == "prenorm":
-        proj = model.encoder.frontend.proj
-        model.encoder.frontend.proj = torch.nn.Sequential(torch.nn.LayerNorm(proj.in_features), proj)
+        proj = model.encoder.mslam.frontend.proj
+        model.encoder.mslam.frontend.proj = torch.nn.Sequential(torch.nn.LayerNorm(proj.in_features), proj)
     if a.variant == "nofinalnorm":
-        for stack in (model.encoder.speech_encoder, model.encoder.multimodal_encoder):
+        for stack in (model.encoder.mslam.speech_encoder, model.encoder.mslam.multimodal_encoder):
             for layer in stack.layers:
                 layer.final_norm = torch.nn.Identity()
             stack.layers.append(torch.nn.LayerNorm(stack.layers[0].attn.out.out_features))
             stack.forward = _plain_forward(stack)
     if a.variant == "nofeatnorm":
-        model.encoder.feature_norm = torch.nn.Identity()
+        model.encoder.mslam.feature_norm = torch.nn.Identity()
     sample = pick(task.datasets["train_st"], a.utterances)
     history = [{"update": 0, **stages(model.eval(), sample)}]
     print(json.dumps(history[0]))

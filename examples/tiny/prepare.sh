@@ -49,7 +49,7 @@ run_stage() {
   fi
   log "stage $n ($name)"
   local start=$SECONDS
-  python -m mslam_plugin.corpus.prepare "$name" --out "$data" "${extra[@]}"
+  python -m mslam_plugin.corpus.tiny.prepare "$name" --out "$data" "${extra[@]}"
   touch "$data/.done.$name"
   log "stage $n ($name) finished in $((SECONDS - start)) s"
 }

@@ -14,8 +14,10 @@ speaker, src_text, src_lang, tgt_lang), ``mt_{train,dev,test}.tsv`` (the same pa
 text: speech + text fine-tuning and zero-shot text translation), a SentencePiece model of
 the English targets and ``config_st.yaml``.
 
-    python -m mslam_plugin.corpus.covost2 --cv-root CV --covost-dir COVOST \
+    mslam-prepare-covost2 --cv-root CV --covost-dir COVOST \
         --langs fr,de,es --out data/covost2 [--spm-vocab-size 8000]
+
+(or ``python -m mslam_plugin.corpus.covost2``; ``examples/covost2/prepare.sh`` runs it).
 
 Rows whose clip is missing or unreadable, or whose sentence or translation is empty, are
 skipped and counted by reason; training rows longer than 30 s (3000 frames) are dropped,
@@ -24,55 +26,27 @@ as fairseq's preparation does.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import logging
 import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 import torch
 
 from ..data import manifest as mf
-from ..modules.speech_frontend import fbank_features
-from .st_data import write_fbank_zip, write_st_config
+from ..data.audio import read_waveform
+from ..data.fbank import fbank_features
+from .speech_to_text import write_fbank_zip, write_st_config
 
 logger = logging.getLogger(__name__)
 SPLITS = {"train": "train", "train_covost": "train", "dev": "dev", "test": "test"}
 MAX_TRAIN_FRAMES = 3000
 
 
-def read_tsv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a Common Voice / CoVoST TSV (no quoting, as both are distributed)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found")
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, [])
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise mf.ManifestError(path, 1, f"header lacks column(s) {', '.join(missing)}")
-        rows = []
-        for line, values in enumerate(reader, start=2):
-            if len(values) != len(header):
-                raise mf.ManifestError(path, line, f"expected {len(header)} columns, found "
-                                       f"{len(values)}")
-            rows.append(dict(zip(header, values)))
-    return rows
-
-
 def load_clip_fbank(path: Path) -> torch.Tensor:
     """(T, 80) filterbanks of any audio file soundfile reads (Common Voice: 48 kHz MP3),
     down-mixed to mono and resampled to 16 kHz."""
-    import torchaudio
-
-    wav, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    wav = torch.from_numpy(wav.mean(axis=1))
-    if rate != mf.SAMPLE_RATE:
-        wav = torchaudio.functional.resample(wav, rate, mf.SAMPLE_RATE)
-    return fbank_features(wav)
+    return fbank_features(read_waveform(path))
 
 
 def collect(cv_root: Path, covost_dir: Path, langs: list[str]
@@ -81,10 +55,10 @@ def collect(cv_root: Path, covost_dir: Path, langs: list[str]
     rows: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
     skipped: Counter = Counter()
     for lang in langs:
-        cv = {r["path"]: r for r in read_tsv(cv_root / lang / "validated.tsv",
-                                              ("client_id", "path", "sentence"))}
+        cv = {r["path"]: r for r in mf.read_tsv(cv_root / lang / "validated.tsv",
+                                                 ("client_id", "path", "sentence"))}
         covost_tsv = covost_dir / f"covost_v2.{lang}_en.tsv"
-        for r in read_tsv(covost_tsv, ("path", "translation", "split")):
+        for r in mf.read_tsv(covost_tsv, ("path", "translation", "split")):
             split = SPLITS.get(r["split"])
             if split is None:
                 skipped["unknown_split"] += 1
@@ -116,14 +90,8 @@ def prepare(cv_root: Path, covost_dir: Path, langs: list[str], out: Path,
         raise ValueError(f"no usable training rows for {','.join(langs)} "
                          f"(skipped: {dict(skipped)})")
 
-    def load(path: Path) -> torch.Tensor:
-        try:
-            return load_clip_fbank(path)
-        except (RuntimeError, sf.LibsndfileError) as err:
-            raise ValueError(f"{path}: unreadable audio ({err})") from err
-
-    frames: dict[str, int] = {}
-    refs = write_fbank_zip(out, clips, load, frames)
+    frames: dict[str, int] = {}  # unreadable audio: a ValueError naming the clip
+    refs = write_fbank_zip(out, clips, load_clip_fbank, frames)
     counts = {}
     for split, split_rows in rows.items():
         st, mt = [], []
@@ -148,27 +116,7 @@ def prepare(cv_root: Path, covost_dir: Path, langs: list[str], out: Path,
     return counts
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cv-root", type=Path, required=True,
-                        help="Common Voice root holding <lang>/validated.tsv and <lang>/clips/")
-    parser.add_argument("--covost-dir", type=Path, required=True,
-                        help="directory holding covost_v2.<lang>_en.tsv")
-    parser.add_argument("--langs", required=True, help="comma-separated source languages")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--spm-vocab-size", type=int, default=8000)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        counts = prepare(args.cv_root, args.covost_dir, args.langs.split(","), args.out,
-                         args.spm_vocab_size)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    for name, n in counts.items():
-        print(f"{name}\t{n}")
-    return 0
+if __name__ == "__main__":  # python -m mslam_plugin.corpus.covost2: mslam-prepare-covost2
+    from ..cli.prepare import main_covost2
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_covost2())

@@ -10,13 +10,14 @@ Layout (allenai/c4's ``multilingual`` folder): ``c4-<lang>.tfrecord-XXXXX-of-YYY
 a ``text`` field. Per-language piece counts, which temperature sampling reads from the
 manifests, are also written to ``mc4_counts.json``.
 
-    python -m mslam_plugin.corpus.mc4 --root MC4/multilingual --langs de,fr,sw \\
+    mslam-prepare-mc4 --root MC4/multilingual --langs de,fr,sw \\
         --out data/pre [--max-pieces-per-lang N] [--workers N]
+
+(or ``python -m mslam_plugin.corpus.mc4``).
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import logging
@@ -27,7 +28,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..data import manifest as mf
-from . import run_preparation
 
 logger = logging.getLogger(__name__)
 MAX_CHARS = 512
@@ -136,18 +136,7 @@ def prepare(root: Path, out: Path, langs: list[str] | None = None, max_pieces: i
     return counts
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--root", type=Path, required=True, help="folder of c4-<lang>...json.gz shards")
-    p.add_argument("--langs", default="", help="comma-separated (default: every language found)")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--max-pieces-per-lang", type=int, default=0, help="0: no cap")
-    p.add_argument("--workers", type=int, default=1)
-    args = p.parse_args(argv)
-    return run_preparation(prepare, args.root, args.out,
-                           [x for x in args.langs.split(",") if x] or None,
-                           args.max_pieces_per_lang, args.workers)
+if __name__ == "__main__":  # python -m mslam_plugin.corpus.mc4: mslam-prepare-mc4
+    from ..cli.prepare import main_mc4
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_mc4())

@@ -17,14 +17,15 @@ converted the same way; unreadable or missing files are skipped and counted. The
 ``--dev-per-lang`` utterances of each language (by id) go to the dev shard. Rerunning adds
 or replaces one source's shards and rewrites the list files over every shard in OUT.
 
-    python -m mslam_plugin.corpus.unlabeled_speech commonvoice --root CV --langs de,fr --out data/pre
-    python -m mslam_plugin.corpus.unlabeled_speech mls --root MLS --langs german,french --out data/pre
-    python -m mslam_plugin.corpus.unlabeled_speech voxpopuli --root VP --langs de,fr --out data/pre
+    mslam-prepare-unlabeled-speech commonvoice --root CV --langs de,fr --out data/pre
+    mslam-prepare-unlabeled-speech mls --root MLS --langs german,french --out data/pre
+    mslam-prepare-unlabeled-speech voxpopuli --root VP --langs de,fr --out data/pre
+
+(or ``python -m mslam_plugin.corpus.unlabeled_speech``).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from collections import Counter
@@ -34,10 +35,8 @@ from pathlib import Path
 import soundfile as sf
 
 from ..data import manifest as mf
-from . import run_preparation
-from ..data.s2t_audio import read_waveform
-from .asr_data import MLS_LANGS
-from .covost2 import read_tsv
+from ..data.audio import SAMPLE_RATE, read_waveform
+from .mls_voxpopuli import MLS_LANGS
 
 logger = logging.getLogger(__name__)
 SOURCES = ("commonvoice", "mls", "voxpopuli")
@@ -46,7 +45,7 @@ SOURCES = ("commonvoice", "mls", "voxpopuli")
 def _items(source: str, root: Path, lang: str) -> tuple[str, list[tuple[str, Path, str]]]:
     """(language code, [(utterance id, audio file, speaker)]) of one language."""
     if source == "commonvoice":
-        rows = read_tsv(root / lang / "validated.tsv", ("client_id", "path"))
+        rows = mf.read_tsv(root / lang / "validated.tsv", ("client_id", "path"))
         return lang, [(Path(r["path"]).stem, root / lang / "clips" / r["path"], r["client_id"])
                       for r in rows]
     if source == "mls":
@@ -71,10 +70,10 @@ def _row(job: tuple) -> tuple[dict | None, str]:
         return None, "missing_audio"
     try:
         info = sf.info(str(audio))
-        if convert or info.samplerate != mf.SAMPLE_RATE or info.channels != 1:
+        if convert or info.samplerate != SAMPLE_RATE or info.channels != 1:
             wav = read_waveform(str(audio)).numpy()
             converted.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(str(converted), wav, mf.SAMPLE_RATE)
+            sf.write(str(converted), wav, SAMPLE_RATE)
             audio, frames = converted, len(wav)
         else:
             frames = info.frames
@@ -133,19 +132,7 @@ class _Serial:
         return map(fn, jobs)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("source", choices=SOURCES)
-    p.add_argument("--root", type=Path, required=True, help="the corpus as distributed")
-    p.add_argument("--langs", required=True, help="comma-separated (MLS: german,french,...)")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--dev-per-lang", type=int, default=20)
-    p.add_argument("--workers", type=int, default=1)
-    args = p.parse_args(argv)
-    return run_preparation(prepare, args.source, args.root,
-                           [x for x in args.langs.split(",") if x], args.out,
-                           args.dev_per_lang, args.workers)
+if __name__ == "__main__":  # python -m mslam_plugin.corpus.unlabeled_speech
+    from ..cli.prepare import main_unlabeled_speech
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_unlabeled_speech())

@@ -1,2 +1,3 @@
-"""Registered fairseq criterions of mslam-plugin (imported for registration)."""
-from . import mslam_pretraining, rnnt  # noqa: F401
+"""Registered fairseq criterions of mslam-plugin, one file per criterion named as it is
+registered (imported for registration)."""
+from . import mslam_pretraining, mslam_rnnt  # noqa: F401

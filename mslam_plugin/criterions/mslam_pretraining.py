@@ -28,8 +28,8 @@ from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 
-from ..data.char_vocab import BLANK
-from ..modules.masking import speech_span_mask
+from ..data.char_vocab import BLANK, MASK
+from ..modules.masking import BatchMasker
 
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("w2v_contrastive", "w2v_mlm", "text_mlm", "tlm_text", "tlm_speech", "ctc")
@@ -81,9 +81,14 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         self.pad = task.source_dictionary.pad()
         self.batches_since_warning = cfg.codebook_warn_interval  # the first collapse warns
 
-    def _speech_mask(self, rng, prob):
-        span = self.task.cfg.speech_mask_span
-        return lambda padding_mask: speech_span_mask(padding_mask, prob, span, rng)
+    def _masker(self, seed: int) -> BatchMasker:
+        """Every mask of the batch (speech and text) and its contrastive negatives come
+        from one generator, seeded by the batch (the dataset's ``batch_seed``)."""
+        d, cfg = self.task.source_dictionary, self.task.cfg
+        return BatchMasker(seed, pad=d.pad(), mask_idx=d.index(MASK),
+                           first_random=d.nspecial + 2, vocab_size=len(d),
+                           speech_span=cfg.speech_mask_span,
+                           text_mean_span=cfg.text_mean_span_length)
 
     def _cross_entropy(self, name, logits, target, out):
         out["losses"][name] = F.cross_entropy(logits.float(), target)
@@ -130,11 +135,12 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
             count_w2v_contrastive=informative.sum(),
             degenerate_w2v_contrastive=(~informative).sum())
 
-    def _speech(self, model, batch, rng, out):
+    def _speech(self, model, batch, masker, out):
+        prob = self.task.cfg.speech_mask_prob
         speech = model.forward_speech(batch["fbank"], batch["fbank_padding_mask"],
-                                      mask=self._speech_mask(rng, self.task.cfg.speech_mask_prob))
+                                      mask=lambda padding_mask: masker.speech(padding_mask, prob))
         if self.weights["w2v_contrastive"]:
-            self._contrastive(model, speech, rng, out)
+            self._contrastive(model, speech, masker.rng, out)
         if self.weights["w2v_mlm"]:
             self._cross_entropy("w2v_mlm", model.code_head(speech.context[speech.mask]),
                                 speech.quantized.code_ids[speech.mask], out)
@@ -146,19 +152,20 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
                             code_usage=used)
         out["log"].update(n_quantizer=1, quantizer_temp=float(q.temperature))
 
-    def _text(self, model, batch, out):
-        text = model.forward_text(batch["tokens"])
-        mask = batch["mask"]
-        self._cross_entropy("text_mlm", model.text_head(text.context[mask]), batch["target"][mask], out)
+    def _text(self, model, batch, masker, out):
+        chars = masker.text(batch["tokens"], self.task.cfg.text_mask_rate)
+        text = model.forward_text(chars.tokens)
+        self._cross_entropy("text_mlm", model.text_head(text.context[chars.mask]),
+                            chars.target[chars.mask], out)
 
-    def _tlm(self, model, batch, rng, out):
+    def _tlm(self, model, batch, masker, out):
         prob = span_start_prob(self.task.cfg.tlm_speech_mask_rate, self.task.cfg.speech_mask_span)
-        paired = model.forward_paired(batch["fbank"], batch["fbank_padding_mask"], batch["tokens"],
-                                      mask=self._speech_mask(rng, prob))
+        chars = masker.text(batch["tokens"], self.task.cfg.tlm_text_mask_rate)
+        paired = model.forward_paired(batch["fbank"], batch["fbank_padding_mask"], chars.tokens,
+                                      mask=lambda padding_mask: masker.speech(padding_mask, prob))
         if self.weights["tlm_text"]:
-            mask = batch["mask"]
-            self._cross_entropy("tlm_text", model.text_head(paired.text.context[mask]),
-                                batch["target"][mask], out)
+            self._cross_entropy("tlm_text", model.text_head(paired.text.context[chars.mask]),
+                                chars.target[chars.mask], out)
         if self.weights["tlm_speech"]:
             sp = paired.speech
             self._cross_entropy("tlm_speech", model.code_head(sp.context[sp.mask]),
@@ -167,7 +174,7 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
     def _ctc(self, model, batch, out):
         speech = model.forward_speech(batch["fbank"], batch["fbank_padding_mask"], quantize=False)
         lprobs = F.log_softmax(model.ctc_logits(speech.context).float(), dim=-1).transpose(0, 1)
-        transcript = batch["transcript"]
+        transcript = batch["tokens"]
         target_lengths = transcript.ne(self.pad).sum(-1)
         input_lengths = (~speech.padding_mask).sum(-1)
         out["losses"]["ctc"] = F.ctc_loss(lprobs, transcript, input_lengths, target_lengths,
@@ -179,14 +186,14 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         with a non-finite loss, or with no objective at all, gets a zero loss over every
         parameter instead, built here too: every rank still runs the same backward."""
         out = {"losses": {}, "stats": {}, "log": {}, "diversity": None, "codebook": None}
-        rng = np.random.default_rng(sample["batch_seed"])
+        masker = self._masker(sample["batch_seed"])
         w = self.weights
         if "speech" in sample and (w["w2v_contrastive"] or w["w2v_mlm"]):
-            self._speech(model, sample["speech"], rng, out)
+            self._speech(model, sample["speech"], masker, out)
         if "text" in sample and w["text_mlm"]:
-            self._text(model, sample["text"], out)
+            self._text(model, sample["text"], masker, out)
         if "paired" in sample and (w["tlm_text"] or w["tlm_speech"]):
-            self._tlm(model, sample["paired"], rng, out)
+            self._tlm(model, sample["paired"], masker, out)
         if "paired" in sample and w["ctc"]:
             self._ctc(model, sample["paired"], out)
         loss = sum(w[k] * v for k, v in out["losses"].items())

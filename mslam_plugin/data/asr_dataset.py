@@ -12,7 +12,7 @@ import torch
 from fairseq.data import FairseqDataset
 
 from . import manifest as mf
-from .graphemes import encode
+from .char_vocab import encode
 from .sources import (ReadSkips, collate_speech, collate_tokens, load_fbank, report_unknown,
                       speech_key)
 
@@ -41,7 +41,7 @@ class ASRDataset(FairseqDataset):
         self.targets = [torch.tensor(encode(dictionary, r["tgt_text"]), dtype=torch.long)
                         for r in rows]
         self.unknown_share = report_unknown(path, [r["tgt_text"] for r in rows],
-                                            [r["src_lang"] for r in rows], dictionary, encode)
+                                            [r["src_lang"] for r in rows], dictionary)
         self.frames = np.array([int(r["n_frames"]) for r in rows], dtype=np.int64)
         self.shuffle, self.seed, self.epoch = shuffle, seed, 1
         self.features = features  # fbank, w2vbert2 or waveform (sources.load_fbank)

@@ -3,57 +3,32 @@
 Characters are ranked by a temperature-weighted frequency over languages, so a language
 with little text still gets its alphabet in: each language's character distribution is
 weighted by p_l proportional to (n_l / N)^(1/T), the same temperature sampling the
-pre-training uses. The vocabulary is written as a fairseq ``Dictionary`` file; the
+pre-training uses (:mod:`mslam_plugin.data.temperature`). The vocabulary is written as a fairseq ``Dictionary`` file; the
 symbols the objectives need (``<mask>`` for span masking, ``<blank>`` for CTC) are
 written first so their indices do not depend on the data.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import manifest as mf
+from .temperature import language_weights
+from .text import normalize_for_vocabulary
 
 SPACE = "\u2581"  # a fairseq dictionary line cannot hold a literal space
 MASK = "<mask>"
 BLANK = "<blank>"
 EXTRA_SPECIALS = (MASK, BLANK)
-
-
-HANGUL_SYLLABLES = re.compile("[\uac00-\ud7a3]+")
-
-
-def normalize_text(text: str) -> str:
-    """NFC, whitespace runs collapsed to one space, control characters dropped.
-
-    Hangul syllables are decomposed into their conjoining jamo (NFD), as character-level
-    Korean ASR usually does: 11,172 possible syllables would crowd a 4096-symbol
-    vocabulary, 68 jamo do not. NFC of the output recomposes them.
-    """
-    text = unicodedata.normalize("NFC", text)
-    text = HANGUL_SYLLABLES.sub(lambda m: unicodedata.normalize("NFD", m.group()), text)
-    # only control characters go: format characters (ZWJ, ZWNJ) carry meaning in
-    # Persian and Indic scripts, private-use ones in some gflanguages samples
-    text = "".join(c for c in text if unicodedata.category(c) != "Cc" or c in "\t\n ")
-    return " ".join(text.split())
+# manifest kind -> (text column, language column) of the source-language text it holds
+TEXT_COLUMNS = {"text": ("text", "lang"), "paired": ("tgt_text", "src_lang"),
+                "mt": ("src_text", "src_lang")}
 
 
 def to_symbols(text: str) -> list[str]:
-    return [SPACE if c == " " else c for c in normalize_text(text)]
-
-
-def language_weights(sizes: dict[str, int], temperature: float) -> dict[str, float]:
-    """p_l proportional to (n_l / N)^(1/T); T=1 keeps the natural mix, large T flattens it."""
-    if temperature <= 0:
-        raise ValueError(f"`temperature` must be positive, but is {temperature} instead.")
-    total = sum(sizes.values())
-    if total == 0:
-        raise ValueError("no text to build a vocabulary from")
-    raw = {lang: (n / total) ** (1.0 / temperature) for lang, n in sizes.items() if n > 0}
-    norm = sum(raw.values())
-    return {lang: w / norm for lang, w in raw.items()}
+    return [SPACE if c == " " else c for c in normalize_for_vocabulary(text)]
 
 
 @dataclass
@@ -122,3 +97,30 @@ def load_char_dictionary(path: Path):
 
 def encode(dictionary, text: str) -> list[int]:
     return [dictionary.index(s) for s in to_symbols(text)]
+
+
+def texts_from_manifests(paths: list[Path]) -> dict[str, list[str]]:
+    """Language -> texts, from text, paired and mt manifests (audio is not checked)."""
+    texts: dict[str, list[str]] = {}
+    for path in paths:
+        kind = mf.kind_of(path)
+        if kind is None:
+            raise ValueError(f"{path}: cannot tell the manifest kind from the file name; "
+                             f"expected <kind>_<split>.tsv with kind in {sorted(mf.COLUMNS)}, "
+                             "or <split>_st.tsv")
+        if kind not in TEXT_COLUMNS:
+            raise ValueError(f"{path}: a {kind} manifest holds no source-language text")
+        text_col, lang_col = TEXT_COLUMNS[kind]
+        for row in mf.read_manifest(path, kind, check_audio_files=False).rows:
+            texts.setdefault(row[lang_col], []).append(row[text_col])
+    return texts
+
+
+def write_char_vocab(paths: list[Path], out: Path, size: int = 4096,
+                     temperature: float = 3.0) -> CharVocab:
+    """Build the vocabulary from the texts of ``paths`` (manifests), save it to ``out``
+    and its per-language coverage beside it (``vocab_coverage.tsv``)."""
+    vocab = build_char_vocab(texts_from_manifests(paths), size, temperature)
+    vocab.save(out)
+    vocab.save_coverage(out.with_name("vocab_coverage.tsv"))
+    return vocab

@@ -3,17 +3,18 @@ fine-tuning training transcripts, merged over languages, as a fairseq Dictionary
 last symbol is the RNN-T ``<blank>`` (torchaudio's RNNTBeamSearch takes the last output
 of the joint network as blank, whatever index it is told).
 
-Text is normalised as the character vocabulary normalises it (NFC, whitespace collapsed,
-Hangul split into jamo, ``▁`` for a space); :func:`decode` reverses it.
+Text is encoded as the character vocabulary encodes it
+(:func:`mslam_plugin.data.char_vocab.encode`: NFC, whitespace collapsed, Hangul split
+into jamo, ``▁`` for a space); :func:`decode` reverses it.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from pathlib import Path
 
 from .char_vocab import BLANK, SPACE, to_symbols
+from .text import normalize_for_scoring
 
 
 def build_grapheme_dictionary(texts, out: Path | None = None):
@@ -46,10 +47,6 @@ def load_grapheme_dictionary(path: str | Path):
     return d
 
 
-def encode(dictionary, text: str) -> list[int]:
-    return [dictionary.index(s) for s in to_symbols(text)]
-
-
 def decode(dictionary, ids) -> str:
-    text = "".join(dictionary[int(i)] for i in ids).replace(SPACE, " ")
-    return unicodedata.normalize("NFC", " ".join(text.split()))
+    """The text of symbol ids, in the form scoring compares (NFC, single spaces)."""
+    return normalize_for_scoring("".join(dictionary[int(i)] for i in ids).replace(SPACE, " "))

@@ -126,7 +126,7 @@ class ItemSource:
         picks = np.unique(np.linspace(0, len(self) - 1, min(len(self), sample)).astype(np.int64))
         texts = [self.row(int(i))[col] for i in picks]
         langs = [self.lang_names[j] for j in self.lang_of(picks)]
-        self.unknown_share = report_unknown(self.path, texts, langs, self.dictionary, encode)
+        self.unknown_share = report_unknown(self.path, texts, langs, self.dictionary)
 
     def __len__(self) -> int:
         return int(self.seg_first[-1])

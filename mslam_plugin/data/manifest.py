@@ -16,9 +16,10 @@ from pathlib import Path
 
 import soundfile as sf
 
+from .audio import SAMPLE_RATE
+
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 COLUMNS = {
     "speech": ("id", "audio", "n_frames", "speaker", "lang"),
     "text": ("id", "text", "lang", "source"),
@@ -160,25 +161,37 @@ def _decode(path: Path, line: int, raw: bytes) -> str:
                             "not_utf8") from None
 
 
+def _require_columns(path: Path, header: list[str], required, what: str = "") -> None:
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ManifestError(path, 1, f"header lacks column(s) {', '.join(missing)}{what}",
+                            "bad_header")
+
+
+def _values(path: Path, line: int, text: str, width: int) -> list[str]:
+    """The tab-separated values of a data line: ``width`` of them, or [] for an empty line."""
+    values = text.rstrip("\r\n").split("\t")
+    if values == [""]:
+        return []
+    if len(values) != width:
+        raise ManifestError(path, line, f"expected {width} columns, found {len(values)}",
+                            "column_count")
+    return values
+
+
 def read_header(path: Path, raw: bytes, kind: str) -> list[str]:
     """Column names of a manifest's first line, which must hold the kind's columns."""
     header = _decode(path, 1, raw).rstrip("\r\n").split("\t")
-    missing = [c for c in REQUIRED[kind] if c not in header]
-    if missing:
-        raise ManifestError(path, 1, f"header lacks column(s) {', '.join(missing)} "
-                            f"for a {kind} manifest", "bad_header")
+    _require_columns(path, header, REQUIRED[kind], f" for a {kind} manifest")
     return header
 
 
 def parse_row(path: Path, line: int, raw: bytes, header: list[str], kind: str, root: Path,
               check_audio_files: bool | str = False) -> dict[str, str]:
     """One data line as a row, checked (:func:`read_manifest`'s checks but duplicates)."""
-    values = _decode(path, line, raw).rstrip("\r\n").split("\t")
-    if values == [""]:
+    values = _values(path, line, _decode(path, line, raw), len(header))
+    if not values:
         raise ManifestError(path, line, "empty line", "empty_line")
-    if len(values) != len(header):
-        raise ManifestError(path, line, f"expected {len(header)} columns, found "
-                            f"{len(values)}", "column_count")
     row = dict(zip(header, values))
     _check_row(path, line, kind, row, root, check_audio_files)
     return row
@@ -214,24 +227,53 @@ def read_manifest(path: str | Path, kind: str, *, skip_invalid: bool = False,
             seen.add(row["id"])
             manifest.rows.append(row)
             manifest.lines.append(line)
-    if manifest.skipped:
-        logger.warning("%s: skipped %d invalid row(s): %s", path,
-                       sum(manifest.skipped.values()), dict(manifest.skipped))
+    warn_skipped(path, manifest.skipped)
     return manifest
 
 
-def write_manifest(path: Path, kind: str, rows: list[dict[str, str]]) -> None:
-    """Write rows with the kind's columns; refuses values holding tabs or newlines."""
-    cols = COLUMNS[kind]
-    lines = ["\t".join(cols)]
-    for row in rows:
-        values = [str(row[c]) for c in cols]
+def warn_skipped(path: Path, skipped: Counter) -> None:
+    """One warning line for the invalid rows left out of a manifest, counted by reason."""
+    if skipped:
+        logger.warning("%s: skipped %d invalid row(s): %s", path, sum(skipped.values()),
+                       dict(skipped))
+
+
+def read_tsv(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Rows of any tab-separated file with a header line (a corpus's own TSV, a generated
+    split), unvalidated: no quoting, blank lines skipped. A missing ``required`` column or
+    a row of another width raises :class:`ManifestError` naming the file and line.
+    Manifests are read with :func:`read_manifest`, which validates them."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found")
+    with path.open(encoding="utf-8", newline="") as f:
+        header = f.readline().rstrip("\r\n").split("\t")
+        _require_columns(path, header, required)
+        rows = []
+        for line, raw in enumerate(f, start=2):
+            values = _values(path, line, raw, len(header))
+            if values:  # a blank line is no row
+                rows.append(dict(zip(header, values)))
+    return rows
+
+
+def write_tsv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Write rows with these columns, atomically (a ``.tmp`` file renamed over ``path``);
+    refuses values holding tabs or newlines."""
+    lines = ["\t".join(columns)]
+    for n, row in enumerate(rows):
+        values = [str(row[c]) for c in columns]
         if any(("\t" in v or "\n" in v) for v in values):
-            raise ValueError(f"{path}: row {row['id']!r} holds a tab or newline")
+            raise ValueError(f"{path}: row {row.get('id', n)!r} holds a tab or newline")
         lines.append("\t".join(values))
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def write_manifest(path: Path, kind: str, rows: list[dict[str, str]]) -> None:
+    """Write rows with the kind's columns (:func:`write_tsv`)."""
+    write_tsv(path, COLUMNS[kind], rows)
 
 
 def write_shard_lists(out: Path, kind: str) -> None:

@@ -138,9 +138,7 @@ class ManifestIndex:
         if index.skipped and not skip_invalid:  # the first invalid row in the file
             reason, (_, message) = min(index.first_error.items(), key=lambda kv: kv[1][0])
             raise mf.ManifestError.located(message, reason)
-        if index.skipped:
-            logger.warning("%s: skipped %d invalid row(s): %s", path,
-                           sum(index.skipped.values()), dict(index.skipped))
+        mf.warn_skipped(path, index.skipped)
         return index
 
     @classmethod

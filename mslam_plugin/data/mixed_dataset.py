@@ -5,8 +5,9 @@ temperature sampling, p_l proportional to (n_l / N)^(1/T), T = 3, then an item u
 within the language.
 
 One dataset index is one whole mixed batch, planned when it is loaded from (seed, epoch,
-index) in O(batch size), whatever the number of rows: the plan and every mask are
-deterministic, and fairseq's iterator state (epoch, batches done) is enough to resume
+index) in O(batch size), whatever the number of rows: the plan is deterministic, and so
+are the masks, which the criterion draws from the batch's ``batch_seed``
+(:class:`~mslam_plugin.modules.masking.BatchMasker`); and fairseq's iterator state (epoch, batches done) is enough to resume
 mid-epoch. fairseq shards the batch indices over ranks, so N
 ranks see N different mixed batches per update.
 """
@@ -17,13 +18,11 @@ import logging
 from collections import Counter
 
 import numpy as np
-import torch
 from fairseq.data import FairseqDataset
 
-from ..modules.masking import text_span_ids
-from .char_vocab import language_weights
 from .item_source import ItemSource
 from .sources import collate_speech, collate_tokens
+from .temperature import language_weights
 
 logger = logging.getLogger(__name__)
 KINDS = ("speech", "text", "paired")
@@ -55,15 +54,10 @@ def fill_budget(sizes: np.ndarray, budget: int) -> np.ndarray:
 class MSLAMMixedDataset(FairseqDataset):
     def __init__(self, sources: dict[str, ItemSource], sequences: dict[str, int],
                  budgets: dict[str, int], num_batches: int, dictionary, *, seed: int = 1,
-                 temperature: float = 3.0, text_mask_rate: float = 0.15,
-                 tlm_text_mask_rate: float = 0.5, text_mean_span_length: float = 20.0,
-                 name: str = "train"):
+                 temperature: float = 3.0, name: str = "train"):
         self.sources = {k: s for k, s in sources.items() if s is not None and sequences.get(k, 0) > 0}
         self.sequences, self.budgets, self.num_batches = sequences, budgets, num_batches
         self.dictionary, self.seed, self.name = dictionary, seed, name
-        self.text_mask_rate, self.tlm_text_mask_rate = text_mask_rate, tlm_text_mask_rate
-        self.text_mean_span_length = text_mean_span_length
-        self.mask_idx = dictionary.index("<mask>")
         self.probs = {}  # kind -> p_l over the source's lang_names
         for kind, src in self.sources.items():
             counts = {i: int(n) for i, n in enumerate(src.lang_counts) if n > 0}
@@ -130,23 +124,6 @@ class MSLAMMixedDataset(FairseqDataset):
     def can_reuse_epoch_itr_across_epochs(self) -> bool:
         return False  # the plan changes every epoch
 
-    def _mask_text(self, tokens: torch.Tensor, rate: float, rng) -> dict:
-        """SpanBERT corruption (section 3.1): each masked span as a whole becomes <mask>
-        80%, random characters 10%, unchanged 10% (a draw per character would leave about
-        one character in ten of nearly every span visible: a hint span masking withholds);
-        the target holds the original id there and pad elsewhere."""
-        pad = self.dictionary.pad()
-        spans = text_span_ids(tokens.eq(pad), rate, self.text_mean_span_length, rng)
-        mask = spans.ge(0)
-        num_spans = int(spans.max()) + 1 if spans.numel() else 0
-        span_roll = torch.from_numpy(rng.random((tokens.size(0), max(num_spans, 1))))
-        roll = span_roll.gather(1, spans.clamp(min=0))  # each character takes its span's draw
-        randoms = torch.from_numpy(rng.integers(self.dictionary.nspecial + 2, len(self.dictionary),
-                                                size=tuple(tokens.shape)))
-        corrupted = torch.where(mask & (roll < 0.8), self.mask_idx, tokens)
-        corrupted = torch.where(mask & (roll >= 0.8) & (roll < 0.9), randoms, corrupted)
-        return {"tokens": corrupted, "target": tokens.masked_fill(~mask, pad), "mask": mask}
-
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, index + 1])
         batch = {"id": index, "batch_seed": int(rng.integers(2 ** 31)), "nsentences": 0}
@@ -159,10 +136,8 @@ class MSLAMMixedDataset(FairseqDataset):
             if kind != "text":
                 part.update(collate_speech(items))
             if kind != "speech":
-                tokens = collate_tokens([it["tokens"] for it in items], self.dictionary.pad())
-                rate = self.text_mask_rate if kind == "text" else self.tlm_text_mask_rate
-                part.update(self._mask_text(tokens, rate, rng))
-                part["transcript"] = tokens
+                part["tokens"] = collate_tokens([it["tokens"] for it in items],
+                                                self.dictionary.pad())
             batch[kind] = part
             batch["nsentences"] += len(items)
         batch["ntokens"] = self._num_tokens(plan)

@@ -12,34 +12,18 @@ still go through fairseq.
 from __future__ import annotations
 
 import numpy as np
-import soundfile as sf
 import torch
 import torch.nn.functional as F
 from fairseq.data.audio.speech_to_text_dataset import (SpeechToTextDataset,
                                                        SpeechToTextMultitaskDataset)
 
-from ..modules.speech_frontend import fbank_features
 from . import manifest as mf
+from .audio import read_waveform
+from .fbank import fbank_features
 
 
 def _is_audio_file(path: str) -> bool:
     return not mf._is_zip_ref(path) and not path.endswith(".npy")
-
-
-def read_waveform(path: str) -> torch.Tensor:
-    """Mono 16 kHz float waveform (N,) of any file soundfile reads."""
-    import torchaudio
-
-    try:
-        wav, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise ValueError(f"{path}: unreadable audio ({err})") from err
-    if not np.isfinite(wav).all():
-        raise ValueError(f"{path}: {int((~np.isfinite(wav)).sum())} non-finite samples (NaN or Inf)")
-    wav = torch.from_numpy(wav.mean(axis=1))
-    if rate != mf.SAMPLE_RATE:
-        wav = torchaudio.functional.resample(wav, rate, mf.SAMPLE_RATE)
-    return wav
 
 
 class _ReadsAudioFiles:

@@ -17,9 +17,10 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ..modules.fbank import batched_fbank, normalise_utterances
-from ..modules.speech_frontend import fbank_features
 from . import manifest as mf
+from .audio import SAMPLE_RATE, mono_16k
+from .char_vocab import encode
+from .fbank import batched_fbank, fbank_features, normalise_utterances
 from .w2vbert2_features import w2vbert2_fbank
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def _read_wav(path: Path, where: str, n_frames: int | None = None) -> torch.Tens
         wav, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioReadError(where, f"audio unreadable: {path} ({err})", "audio_undecodable") from None
-    if rate != mf.SAMPLE_RATE or wav.ndim != 1:
+    if rate != SAMPLE_RATE or wav.ndim != 1:
         raise AudioReadError(where, f"{path} must be 16 kHz mono", "audio_format")
     if not np.isfinite(wav).all():
         raise AudioReadError(where, f"{path} holds {int((~np.isfinite(wav)).sum())} non-finite "
@@ -72,20 +73,35 @@ def load_fbank(path: Path, where: str, features: str = "fbank",
     located by ``where`` (``manifest:line``)."""
     if features == WAVEFORM:
         return _read_wav(path, where, n_frames)
+    _check_features(features)
+    return features_of(_read_wav(path, where, n_frames), features)
+
+
+def _check_features(features: str) -> None:
     if features not in SPEECH_FEATURES:
         raise ValueError(f"`speech_features` must be one of {SPEECH_FEATURES}, but is "
                          f"{features!r} instead.")
-    wav = _read_wav(path, where, n_frames)
+
+
+def features_of(wav: torch.Tensor, features: str = "fbank") -> torch.Tensor:
+    """Features (T, 80) of 16 kHz mono samples (N,), as the loaders give them:
+    utterance-normalised filterbanks (``fbank``) or w2v-BERT 2.0's (``w2vbert2``)."""
     if features == "w2vbert2":
         return w2vbert2_fbank(wav)
     feats = fbank_features(wav)
     return (feats - feats.mean(0)) / feats.std(0).clamp(min=1e-5)
 
 
+def waveform_features(waveform, sample_rate: int, features: str = "fbank") -> torch.Tensor:
+    """:func:`features_of` any waveform (:func:`mono_16k` first)."""
+    _check_features(features)
+    return features_of(mono_16k(waveform, sample_rate), features)
+
+
 UNK_WARN_SHARE = 0.01  # warn when more than 1% of a language's characters are <unk>
 
 
-def report_unknown(path: Path, texts: list[str], langs: list[str], dictionary, encode_fn,
+def report_unknown(path: Path, texts: list[str], langs: list[str], dictionary,
                    sample: int = 20000) -> dict[str, float]:
     """Share of characters mapped to ``<unk>`` per language, over an even sample of at most
     ``sample`` rows; logged for the manifest, with a warning per language above
@@ -95,7 +111,7 @@ def report_unknown(path: Path, texts: list[str], langs: list[str], dictionary, e
     unknown: Counter = Counter()
     unk = dictionary.unk()
     for text, lang in zip(texts[::step], langs[::step]):
-        ids = encode_fn(dictionary, text)
+        ids = encode(dictionary, text)
         total[lang] += len(ids)
         unknown[lang] += sum(1 for i in ids if i == unk)
     share = {lang: unknown[lang] / total[lang] for lang in total if total[lang]}

@@ -16,34 +16,27 @@ hands the model the 80-dim frames.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from fairseq.data.audio.feature_transforms import (AudioFeatureTransform,
-                                                   register_audio_feature_transform)
 
-SAMPLE_RATE = 16000
+from .audio import SAMPLE_RATE
+from .fbank import fbank_features
+
 NUM_MEL_BINS = 80
 STACK = 2
 VARIANCE_EPS = 1e-7
 
 
 def kaldi_fbank(waveform: torch.Tensor, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """Log-mel filterbank (T, 80), float64, of a mono waveform (N,) in [-1, 1]; every
-    setting that w2v-BERT 2.0 depends on is spelled out rather than left to torchaudio's
-    defaults. Double precision, as the Hugging Face extractor (numpy) computes: in float32
-    the normalised features of quiet bins differ by up to 1e-3."""
-    import torchaudio
-
+    """Log-mel filterbank (T, 80), float64, of a mono waveform (N,) in [-1, 1]: the
+    package's Kaldi filterbank (:func:`mslam_plugin.data.fbank.fbank_features`, every
+    setting w2v-BERT 2.0 depends on spelled out there) in double precision, as the Hugging
+    Face extractor (numpy) computes: in float32 the normalised features of quiet bins
+    differ by up to 1e-3."""
     if waveform.dim() != 1:
         raise ValueError(f"`waveform` must be mono (N,), but has shape {tuple(waveform.shape)} instead.")
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"`sample_rate` must be {SAMPLE_RATE}, but is {sample_rate} instead.")
-    wav = waveform.double().reshape(1, -1) * 32768.0
-    return torchaudio.compliance.kaldi.fbank(
-        wav, sample_frequency=sample_rate, num_mel_bins=NUM_MEL_BINS, frame_length=25.0,
-        frame_shift=10.0, snip_edges=True, dither=0.0, remove_dc_offset=True,
-        preemphasis_coefficient=0.97, window_type="povey", round_to_power_of_two=True,
-        use_power=True, use_log_fbank=True, low_freq=20.0, high_freq=0.0, use_energy=False)
+    return fbank_features(waveform, sample_rate, NUM_MEL_BINS, dtype=torch.float64)
 
 
 def normalize_per_bin(features: torch.Tensor) -> torch.Tensor:
@@ -80,24 +73,3 @@ def w2vbert2_stacked_features(waveform: torch.Tensor, sample_rate: int = SAMPLE_
     implementations of the same features."""
     return stack_frames(w2vbert2_fbank(waveform, sample_rate))
 
-
-
-@register_audio_feature_transform("w2vbert2_cmvn")
-class W2VBert2CMVN(AudioFeatureTransform):
-    """``w2vbert2_cmvn``, a fairseq audio feature transform: the normalisation and odd-
-    frame drop of :func:`w2vbert2_fbank` applied to stored Kaldi filterbanks (T, 80)
-    (fbank80.zip of fairseq's speech_to_text preparation holds the same values as
-    :func:`kaldi_fbank`, in float32), so a speech_to_text config says ``transforms: {'*':
-    [w2vbert2_cmvn]}`` where other models use ``utterance_cmvn`` (which divides by the
-    ddof=0 deviation and keeps every frame)."""
-
-    @classmethod
-    def from_config_dict(cls, config=None):
-        return cls()
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        feats = normalize_per_bin(torch.from_numpy(np.asarray(x, dtype=np.float64)))
-        return feats[: feats.size(0) - feats.size(0) % STACK].float().numpy()
-
-    def __repr__(self):
-        return "W2VBert2CMVN()"

@@ -11,7 +11,6 @@ model fine-tuned on speech only.
 
 import argparse
 import logging
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -22,14 +21,13 @@ from fairseq.models.transformer import Embedding, TransformerDecoder
 from fairseq.utils import safe_getattr
 from torch import nn
 
-from ..checkpoints import CheckpointError
 from ..data.char_vocab import BLANK
-from .mslam import ENCODER_PARTS as PRETRAINED_PARTS
-from .mslam import MSLAMConfig, MSLAMModel, mslam_base, mslam_tiny, mslam_w2vbert2
+from . import config
+from .config import MSLAMConfig
+from .encoder import MSLAMEncoder
+from .pretrained import PretrainedEncoder, finetuning_start, rename_keys
 
 logger = logging.getLogger(__name__)
-# the pre-trained encoder body without the mask embedding (fine-tuning masks nothing)
-ENCODER_PARTS = tuple(p for p in PRETRAINED_PARTS if p != "mask_embedding")
 
 
 @dataclass
@@ -47,48 +45,40 @@ class MSLAMSTConfig(MSLAMConfig):
 
 
 class MSLAMSTEncoder(FairseqEncoder):
-    """The mSLAM encoder for fine-tuning: speech (B, T, F) float or characters (B, U) long
-    in, encoder states (T', B, decoder dim) out, fairseq's encoder_out dict convention."""
+    """The mSLAM encoder (``self.mslam``) for fine-tuning: speech (B, T, F) float or
+    characters (B, U) long in, encoder states (T', B, out_dim) out, in fairseq's
+    encoder_out dict convention; optionally a source CTC head on the multimodal output."""
 
-    def __init__(self, cfg: MSLAMConfig, vocab_size: int, padding_idx: int,
-                 out_dim: Optional[int] = None):
+    def __init__(self, cfg, vocab_size: int, padding_idx: int, out_dim: int):
         super().__init__(None)
-        out_dim = out_dim or cfg.decoder_embed_dim
-        full = MSLAMModel(cfg, vocab_size, padding_idx)
-        self.frontend, self.feature_norm = full.frontend, full.feature_norm
-        self.feature_dropout = full.feature_dropout
-        self.speech_encoder, self.multimodal_encoder = full.speech_encoder, full.multimodal_encoder
-        self.text_embedding = full.text_embedding
+        self.mslam = MSLAMEncoder(cfg, vocab_size, padding_idx)
         self.proj = (nn.Linear(cfg.encoder_embed_dim, out_dim)
                      if cfg.encoder_embed_dim != out_dim else nn.Identity())
         self.proj_dim = out_dim
         self.blind = bool(getattr(cfg, "blind_encoder", False))
-        self.ctc_head = full.ctc_head if getattr(cfg, "source_ctc", False) else None
+        self.ctc_head = (nn.Linear(cfg.encoder_embed_dim, vocab_size)
+                         if getattr(cfg, "source_ctc", False) else None)
         self.ctc_blank: Optional[int] = None  # set by build_model from the character vocabulary
 
-    def load_pretrained(self, path: str) -> None:
-        from fairseq import checkpoint_utils
+    def load_pretrained(self, pretrained: PretrainedEncoder) -> None:
+        """The encoder body, and the source CTC head where both sides have one, from a
+        checkpoint read once (:class:`PretrainedEncoder`)."""
+        n = self.mslam.load_encoder_state(pretrained.body, pretrained.path)
+        if self.ctc_head is not None:
+            if pretrained.ctc_head:
+                self.ctc_head.load_state_dict(pretrained.ctc_head)
+                n += len(pretrained.ctc_head)
+            else:
+                logger.info("%s has no CTC head: the source CTC head starts fresh",
+                            pretrained.path)
+        logger.info("encoder initialised from %s (%d tensors)", pretrained.path, n)
 
-        state = checkpoint_utils.load_checkpoint_to_cpu(path)["model"]
-        parts = ENCODER_PARTS + (("ctc_head.",) if self.ctc_head is not None else ())
-        encoder = {k: v for k, v in state.items() if k.startswith(parts)}
-        own = self.state_dict()
-        wrong = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in encoder.items()
-                 if k in own and v.shape != own[k].shape]
-        if wrong:
-            k, theirs, ours = wrong[0]
-            raise CheckpointError(
-                f"{path}: {len(wrong)} encoder tensors differ in shape from this model's "
-                f"(e.g. {k}: {theirs} in the checkpoint, {ours} here); was it pre-trained "
-                "with another --arch or character vocabulary?")
-        missing, unexpected = self.load_state_dict(encoder, strict=False)
-        if any(k.startswith("ctc_head.") for k in missing):
-            logger.info("%s has no CTC head: the source CTC head starts fresh", path)
-        missing = [k for k in missing if not k.startswith(("proj.", "ctc_head."))]
-        if missing or unexpected:
-            raise ValueError(f"{path}: not an mSLAM checkpoint of this architecture "
-                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
-        logger.info("encoder initialised from %s (%d tensors)", path, len(encoder))
+    def upgrade_state_dict_named(self, state_dict, name):
+        """Checkpoints written before the encoder became one module hold its tensors
+        directly under ``encoder.``: they move to ``encoder.mslam.``."""
+        prefix = f"{name}." if name else ""
+        rename_keys(state_dict, prefix, prefix + "mslam.")
+        return state_dict
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):
         """src_tokens: filterbanks (B, T, F) float with ``src_lengths`` (B,), or characters
@@ -99,17 +89,22 @@ class MSLAMSTEncoder(FairseqEncoder):
         training sees the head used)."""
         skip = self.blind and self.ctc_head is None  # nothing reads the encoder: not run
         if src_tokens.dtype == torch.long:  # characters: text translation
-            x, padding_mask = self.text_embedding(src_tokens)
+            if skip:
+                x, padding_mask = self.mslam.text_embedding(src_tokens)
+            else:
+                out = self.mslam.encode_text(src_tokens)
+                hidden, padding_mask = out.context, out.padding_mask
         else:
             t = src_tokens.size(1)
             fbank_mask = torch.arange(t, device=src_tokens.device)[None, :] >= src_lengths[:, None]
-            x, padding_mask = self.frontend(src_tokens, fbank_mask)
-            if not skip:
-                x = self.speech_encoder(self.feature_dropout(self.feature_norm(x)), padding_mask)
+            if skip:
+                x, padding_mask = self.mslam.frontend(src_tokens, fbank_mask)
+            else:
+                out = self.mslam.encode_speech(src_tokens, fbank_mask)
+                hidden, padding_mask = out.context, out.padding_mask
         if skip:  # the control then trains only its decoder
             return self._encoder_out(x.new_zeros(*padding_mask.shape, self.proj_dim),
                                      padding_mask, None)
-        hidden = self.multimodal_encoder(x, padding_mask)
         x = self.proj(hidden).masked_fill(padding_mask[..., None], 0.0)
         if self.blind:
             x = torch.zeros_like(x)
@@ -199,37 +194,13 @@ class MSLAMSTModel(FairseqEncoderDecoderModel):
 
 
 def build_encoder(cfg, task, out_dim: int) -> MSLAMSTEncoder:
-    """The mSLAM encoder, initialised from ``cfg.load_pretrained_mslam_from`` when that
-    file exists; a checkpoint being restored (``text_vocab_size`` already recorded)
-    brings its own weights, so a moved pre-training file is then not an error."""
-    restoring = cfg.text_vocab_size > 0  # set below, so saved in every checkpoint
-    vocab_size, padding_idx = _char_vocab(cfg, task)
+    """The mSLAM encoder, initialised from ``cfg.load_pretrained_mslam_from`` (read once)
+    when set."""
+    vocab_size, padding_idx, pretrained = finetuning_start(cfg, task)
     encoder = MSLAMSTEncoder(cfg, vocab_size, padding_idx, out_dim)
-    path = cfg.load_pretrained_mslam_from
-    if path and Path(path).is_file():
-        encoder.load_pretrained(path)
-    elif path and not restoring:
-        raise FileNotFoundError(f"{path}: mSLAM pre-training checkpoint not found")
-    elif path:
-        logger.info("%s not found: weights come from the checkpoint being loaded", path)
-    cfg.text_vocab_size = vocab_size
+    if pretrained is not None:
+        encoder.load_pretrained(pretrained)
     return encoder
-
-
-def _char_vocab(cfg, task) -> tuple[int, int]:
-    """Size and pad of the character vocabulary: the task's, the checkpoint's, or the flag."""
-    chars = getattr(task, "char_dictionary", None)
-    if chars is not None:
-        return len(chars), chars.pad()
-    if cfg.text_vocab_size > 0:
-        return cfg.text_vocab_size, 1
-    if cfg.load_pretrained_mslam_from:
-        from fairseq import checkpoint_utils
-
-        state = checkpoint_utils.load_checkpoint_to_cpu(cfg.load_pretrained_mslam_from)["model"]
-        return state["text_embedding.embed.weight"].size(0), 1
-    raise ValueError("the model needs --load-pretrained-mslam-from or --text-vocab-size "
-                     "(the character vocabulary of the encoder)")
 
 
 def _decoder_args(cfg: MSLAMSTConfig, max_target_positions: int) -> argparse.Namespace:
@@ -249,20 +220,19 @@ def _decoder_args(cfg: MSLAMSTConfig, max_target_positions: int) -> argparse.Nam
 @register_model_architecture("mslam_st", "mslam_st_tiny")
 def mslam_st_tiny(args):
     """mslam_tiny encoder + a small decoder (3 layers, 256 dim) for tests and the demo."""
-    for name, value in dict(decoder_layers=3, decoder_embed_dim=256, decoder_ffn_embed_dim=1024,
-                            decoder_attention_heads=4).items():
-        setattr(args, name, safe_getattr(args, name, value))
-    mslam_tiny(args)
+    config.set_defaults(args, decoder_layers=3, decoder_embed_dim=256,
+                        decoder_ffn_embed_dim=1024, decoder_attention_heads=4)
+    config.tiny(args)
 
 
 @register_model_architecture("mslam_st", "mslam_st_base")
 def mslam_st_base(args):
     """mslam_base encoder + the paper's 6-layer, 512-dim decoder."""
-    mslam_base(args)
+    config.base(args)
 
 
 @register_model_architecture("mslam_st", "mslam_st_w2vbert2")
 def mslam_st_w2vbert2(args):
     """mslam_w2vbert2 encoder (w2v-BERT 2.0, converted by ``python -m
     mslam_plugin.convert_w2vbert2``) + the paper's 6-layer, 512-dim, 8-head decoder."""
-    mslam_w2vbert2(args)
+    config.w2vbert2(args)

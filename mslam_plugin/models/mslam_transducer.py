@@ -17,12 +17,13 @@ import torch
 import torchaudio
 from fairseq.dataclass import ChoiceEnum
 from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
-from fairseq.utils import safe_getattr
 from torch import nn
 
 from ..data.char_vocab import BLANK
-from .mslam import MSLAMConfig, mslam_base, mslam_large, mslam_tiny, mslam_w2vbert2
-from .mslam_st import MSLAMSTEncoder, build_encoder
+from . import config
+from .config import MSLAMConfig
+from .encoder import MSLAMEncoder
+from .pretrained import finetuning_start, rename_keys
 
 logger = logging.getLogger(__name__)
 State = List[List[torch.Tensor]]
@@ -41,25 +42,47 @@ class MSLAMTransducerConfig(MSLAMConfig):
 
 
 class Transcriber(nn.Module):
-    """The mSLAM encoder on filterbanks (B, T, 80): (B, T', joint_dim) and lengths."""
+    """The mSLAM encoder on filterbanks and a projection to the joint dimension:
+    ``input`` (B, T, F) float, ``lengths`` (B,) -> encodings (B, T', joint_dim) (zero at
+    padding) and their lengths (B,) int32. The blind control (``blind``) gives zeros
+    without running the encoder."""
 
-    def __init__(self, encoder: MSLAMSTEncoder):
+    def __init__(self, encoder: MSLAMEncoder, out_dim: int, blind: bool = False):
         super().__init__()
         self.encoder = encoder
+        dim = encoder.embed_dim
+        self.proj = nn.Linear(dim, out_dim) if dim != out_dim else nn.Identity()
+        self.out_dim, self.blind = out_dim, blind
 
-    def forward(self, input: torch.Tensor, lengths: torch.Tensor):
-        out = self.encoder(input, lengths)
-        x = out["encoder_out"][0].transpose(0, 1)
-        return x, (~out["encoder_padding_mask"][0]).sum(1).to(torch.int32)
+    def forward(self, input: torch.Tensor, lengths: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        fbank_mask = torch.arange(input.size(1), device=input.device)[None, :] >= lengths[:, None]
+        if self.blind:  # nothing reads the encoder: not run
+            x, padding_mask = self.encoder.frontend(input, fbank_mask)
+            x = x.new_zeros(*padding_mask.shape, self.out_dim)
+        else:
+            out = self.encoder.encode_speech(input, fbank_mask)
+            padding_mask = out.padding_mask
+            x = self.proj(out.context).masked_fill(padding_mask[..., None], 0.0)
+        return x, (~padding_mask).sum(1).to(torch.int32)
 
-    def infer(self, input, lengths, states):
+    def infer(self, input: torch.Tensor, lengths: torch.Tensor, states):
+        """torchaudio's streaming interface, without streaming state."""
         x, lengths = self(input, lengths)
         return x, lengths, []
 
+    def upgrade_state_dict_named(self, state_dict, name):
+        """Checkpoints written before the encoder became one module hold the projection
+        as ``...transcriber.encoder.proj.``: it moves to ``...transcriber.proj.``."""
+        prefix = f"{name}." if name else ""
+        rename_keys(state_dict, prefix + "encoder.", prefix, parts=("proj.",))
+        return state_dict
+
 
 class Predictor(nn.Module):
-    """Embedding -> LSTM layers -> linear; the state is torchaudio's: per layer [h, c],
-    each (B, H)."""
+    """Embedding -> LSTM layers -> linear: ``input`` (B, U) grapheme ids, ``lengths``
+    (B,) -> (B, U, out_dim), the lengths, and the new state; the state is torchaudio's:
+    per layer [h, c], each (B, H)."""
 
     def __init__(self, num_symbols: int, embed_dim: int, hidden_dim: int, layers: int,
                  out_dim: int, dropout: float):
@@ -81,6 +104,9 @@ class Predictor(nn.Module):
 
 
 class Joiner(nn.Module):
+    """``source_encodings`` (B, T, D) + ``target_encodings`` (B, U, D), broadcast to
+    (B, T, U, D) -> activation -> linear: logits (B, T, U, V), and both lengths (B,)."""
+
     def __init__(self, joint_dim: int, num_symbols: int, activation: str = "tanh"):
         super().__init__()
         self.activation = torch.tanh if activation == "tanh" else torch.relu
@@ -110,7 +136,12 @@ class MSLAMTransducerModel(BaseFairseqModel):
         if blank != len(graphemes) - 1:  # torchaudio's beam search takes the last as blank
             raise ValueError(f"the target dictionary must end with {BLANK}: use a grapheme "
                              "vocabulary built by manifests/build_grapheme_vocab.py")
-        transcriber = Transcriber(build_encoder(cfg, task, cfg.joint_dim))
+        vocab_size, padding_idx, pretrained = finetuning_start(cfg, task)
+        encoder = MSLAMEncoder(cfg, vocab_size, padding_idx)
+        if pretrained is not None:
+            n = encoder.load_encoder_state(pretrained.body, pretrained.path)
+            logger.info("encoder initialised from %s (%d tensors)", pretrained.path, n)
+        transcriber = Transcriber(encoder, cfg.joint_dim, bool(getattr(cfg, "blind_encoder", False)))
         predictor = Predictor(len(graphemes), cfg.predictor_embed_dim, cfg.predictor_hidden_dim,
                               cfg.predictor_layers, cfg.joint_dim, cfg.predictor_dropout)
         joiner = Joiner(cfg.joint_dim, len(graphemes), cfg.joint_activation)
@@ -147,33 +178,28 @@ class MSLAMTransducerModel(BaseFairseqModel):
         return None
 
 
-def _set_defaults(args, **defaults):
-    for name, value in defaults.items():
-        setattr(args, name, safe_getattr(args, name, value))
-
-
 @register_model_architecture("mslam_transducer", "mslam_transducer_tiny")
 def mslam_transducer_tiny(args):
     """mslam_tiny encoder + a 2 x 192 LSTM prediction network and a 192-dim joint (the
     joint's (B, T, U, D) activations dominate a CPU step)."""
-    _set_defaults(args, joint_dim=192, predictor_embed_dim=128, predictor_hidden_dim=192)
-    mslam_tiny(args)
+    config.set_defaults(args, joint_dim=192, predictor_embed_dim=128, predictor_hidden_dim=192)
+    config.tiny(args)
 
 
 @register_model_architecture("mslam_transducer", "mslam_transducer_base")
 def mslam_transducer_base(args):
     """mslam_base (0.6B) encoder + the paper's 2 x 640 LSTM prediction network."""
-    mslam_base(args)
+    config.base(args)
 
 
 @register_model_architecture("mslam_transducer", "mslam_transducer_large")
 def mslam_transducer_large(args):
     """mslam_large (2B) encoder + the paper's 2 x 640 LSTM prediction network."""
-    mslam_large(args)
+    config.large(args)
 
 
 @register_model_architecture("mslam_transducer", "mslam_transducer_w2vbert2")
 def mslam_transducer_w2vbert2(args):
     """mslam_w2vbert2 encoder (w2v-BERT 2.0, converted by ``python -m
     mslam_plugin.convert_w2vbert2``) + the paper's 2 x 640 LSTM prediction network."""
-    mslam_w2vbert2(args)
+    config.w2vbert2(args)

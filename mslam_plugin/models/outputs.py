@@ -47,3 +47,12 @@ class MSLAMPairedOutput:
 
     speech: MSLAMSpeechOutput
     text: MSLAMTextOutput
+
+
+@dataclass
+class MSLAMEmbedding:
+    """One utterance or text through the encoder (:meth:`MSLAMEncoder.embed_speech`,
+    :meth:`MSLAMEncoder.embed_text`)."""
+
+    frames: torch.Tensor  # (T', D) multimodal-encoder output, one row a frame or character
+    pooled: torch.Tensor  # (D,) mean of the frames

@@ -10,12 +10,15 @@
   3.1; mSLAM section 3.2): span lengths from a geometric distribution with mean
   ``mean_span`` (20 characters in mSLAM, 5 in SLAM) clipped at ``max_span``, start
   positions uniform, spans drawn until ``rate`` (about 15%) of the characters are masked.
+* :class:`BatchMasker`: both, and the text corruption, for one batch from one generator
+  (the pre-training criterion draws every mask of a batch through it).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -101,3 +104,53 @@ def text_span_mask(padding_mask: torch.Tensor, rate: float = 0.15, mean_span: fl
                    ) -> torch.Tensor:
     """Boolean mask (B, U), True at masked characters: :func:`text_span_ids` >= 0."""
     return text_span_ids(padding_mask, rate, mean_span, seed, max_span).ge(0)
+
+
+@dataclass
+class CorruptedText:
+    """Characters after SpanBERT corruption (:meth:`BatchMasker.text`)."""
+
+    tokens: torch.Tensor  # (B, U) the model's input: masked spans corrupted
+    target: torch.Tensor  # (B, U) the original ids at masked characters, pad elsewhere
+    mask: torch.Tensor    # (B, U) True at masked characters
+
+
+class BatchMasker:
+    """Every random choice of one pre-training batch (speech spans, text spans and their
+    corruption, and whatever else the caller draws from :attr:`rng`, e.g. contrastive
+    negatives) from one generator seeded by the batch: a batch is masked the same way
+    wherever and whenever it is computed.
+
+    ``pad``, ``mask_idx``: the character vocabulary's pad and ``<mask>`` ids; random
+    replacements are drawn from ids ``first_random`` to ``vocab_size`` - 1 (the ordinary
+    characters)."""
+
+    def __init__(self, seed: int, *, pad: int, mask_idx: int, first_random: int,
+                 vocab_size: int, speech_span: int = 10, text_mean_span: float = 20.0):
+        self.rng = np.random.default_rng(seed)
+        self.pad, self.mask_idx = pad, mask_idx
+        self.first_random, self.vocab_size = first_random, vocab_size
+        self.speech_span, self.text_mean_span = speech_span, text_mean_span
+
+    def speech(self, padding_mask: torch.Tensor, start_prob: float) -> torch.Tensor:
+        """Mask (B, T') of subsampled frames: :func:`speech_span_mask`."""
+        return speech_span_mask(padding_mask, start_prob, self.speech_span, self.rng)
+
+    def text(self, tokens: torch.Tensor, rate: float) -> CorruptedText:
+        """SpanBERT corruption (section 3.1) of ``tokens`` (B, U): spans of
+        :func:`text_span_ids` covering ``rate`` of each sequence; each masked span as a
+        whole becomes ``<mask>`` 80%, random characters 10%, unchanged 10% (a draw per
+        character would leave about one character in ten of nearly every span visible:
+        a hint span masking withholds)."""
+        spans = text_span_ids(tokens.eq(self.pad).cpu(), rate, self.text_mean_span, self.rng)
+        mask = spans.ge(0)
+        num_spans = int(spans.max()) + 1 if spans.numel() else 0
+        span_roll = torch.from_numpy(self.rng.random((tokens.size(0), max(num_spans, 1))))
+        roll = span_roll.gather(1, spans.clamp(min=0))  # each character takes its span's draw
+        randoms = torch.from_numpy(self.rng.integers(self.first_random, self.vocab_size,
+                                                     size=tuple(tokens.shape)))
+        device = tokens.device
+        mask, roll, randoms = mask.to(device), roll.to(device), randoms.to(device)
+        corrupted = torch.where(mask & (roll < 0.8), self.mask_idx, tokens)
+        corrupted = torch.where(mask & (roll >= 0.8) & (roll < 0.9), randoms, corrupted)
+        return CorruptedText(corrupted, tokens.masked_fill(~mask, self.pad), mask)

@@ -5,7 +5,8 @@
 * :class:`MSLAMFrameStacker`: the public w2v-BERT 2.0 front-end: stack 2 frames
   (160 dims), layer norm, linear projection (2x time reduction).
 Both take ``fbank`` (B, T, F) and ``padding_mask`` (B, T) (True at padding) and return
-(B, T', D) with the subsampled padding mask (B, T').
+(B, T', D) with the subsampled padding mask (B, T'). The filterbanks themselves are
+computed on the data side (:mod:`mslam_plugin.data.fbank`).
 """
 
 from __future__ import annotations
@@ -14,17 +15,6 @@ import torch
 import torch.nn.functional as F
 from fairseq.modules import LayerNorm
 from torch import nn
-
-
-def fbank_features(waveform: torch.Tensor, sample_rate: int = 16000,
-                   num_mel_bins: int = 80) -> torch.Tensor:
-    """Kaldi-compatible log-mel filterbank (T, num_mel_bins) of a mono waveform (N,),
-    the same features fairseq's speech_to_text data preparation computes."""
-    import torchaudio
-
-    wav = waveform.float().reshape(1, -1) * 32768.0  # Kaldi expects 16-bit sample scale
-    return torchaudio.compliance.kaldi.fbank(wav, num_mel_bins=num_mel_bins,
-                                             sample_frequency=sample_rate)
 
 
 def _lengths(padding_mask: torch.Tensor) -> torch.Tensor:

@@ -1,2 +1,3 @@
-"""Registered fairseq tasks of mslam-plugin (imported for registration)."""
-from . import mslam_pretraining, speech_recognition, speech_translation  # noqa: F401
+"""Registered fairseq tasks of mslam-plugin, one file per task named as it is registered
+(imported for registration)."""
+from . import mslam_asr, mslam_pretraining, mslam_speech_translation  # noqa: F401

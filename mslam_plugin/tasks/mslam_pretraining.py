@@ -112,9 +112,7 @@ class MSLAMPretrainingTask(DeviceFeaturesMixin, EncoderSensitivityMixin, Fairseq
             num_batches = math.ceil(len(sources[lead]) / sequences[lead])
         self.datasets[split] = MSLAMMixedDataset(
             sources, sequences, budgets, num_batches, self.dictionary, seed=cfg.seed,
-            temperature=cfg.language_temperature, text_mask_rate=cfg.text_mask_rate,
-            tlm_text_mask_rate=cfg.tlm_text_mask_rate,
-            text_mean_span_length=cfg.text_mean_span_length, name=split)
+            temperature=cfg.language_temperature, name=split)
         logger.info("%s: %d mixed batches of %s sequences (speech : text : paired)", split,
                     num_batches, " : ".join(str(sequences[k]) for k in KINDS))
 

@@ -3,21 +3,20 @@
 
 Translation hypotheses come from fairseq-generate's output (``D-<id>`` lines hold the
 detokenised hypothesis of example ``<id>``, the row number in the generated split's TSV);
-references are the TSV's raw ``tgt_text`` and the language its ``src_lang``.
-
-    python -m mslam_plugin.scoring st --generate-output gen.txt --manifest data/test_st.tsv \
-        [--json scores.json]
+references are the TSV's raw ``tgt_text`` and the language its ``src_lang``. Recognition
+hypotheses and references are compared in :func:`~mslam_plugin.data.text.normalize_for_scoring`
+form. The command: ``mslam-score st`` (``python -m mslam_plugin.scoring st``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
-import unicodedata
 from collections import defaultdict
 from pathlib import Path
+
+from ..data.manifest import read_tsv
+from ..data.text import normalize_for_scoring
 
 _D_LINE = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
 
@@ -33,23 +32,13 @@ def read_generate_output(path: str | Path) -> dict[int, str]:
     return hyps
 
 
-def read_tsv(path: str | Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        return [dict(zip(header, line.rstrip("\n").split("\t"))) for line in f if line.strip()]
-
-
-def text_normalize(text: str) -> str:
-    """NFC and single spaces: what the grapheme vocabulary's decoding gives, so references
-    and hypotheses compare character for character (case and punctuation are kept)."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def _by_language(langs: list[str]) -> dict[str, list[int]]:
+def _per_language(score, langs: list[str]) -> dict:
+    """{"all": score(every index), "<lang>": score(its indices), ...}, languages sorted."""
     groups = defaultdict(list)
     for i, lang in enumerate(langs):
         groups[lang].append(i)
-    return dict(sorted(groups.items()))
+    return {"all": score(list(range(len(langs)))),
+            **{lang: score(idx) for lang, idx in sorted(groups.items())}}
 
 
 def translation_scores(hyps: list[str], refs: list[str], langs: list[str]) -> dict:
@@ -61,9 +50,7 @@ def translation_scores(hyps: list[str], refs: list[str], langs: list[str]) -> di
         return {"bleu": round(sacrebleu.corpus_bleu(h, r).score, 2),
                 "chrf": round(sacrebleu.corpus_chrf(h, r).score, 2), "n": len(idx)}
 
-    out = {"all": score(list(range(len(hyps))))}
-    out.update({lang: score(idx) for lang, idx in _by_language(langs).items()})
-    return out
+    return _per_language(score, langs)
 
 
 def recognition_scores(hyps: list[str], refs: list[str], langs: list[str]) -> dict:
@@ -75,9 +62,7 @@ def recognition_scores(hyps: list[str], refs: list[str], langs: list[str]) -> di
         return {"wer": round(100 * jiwer.wer(r, h), 2), "cer": round(100 * jiwer.cer(r, h), 2),
                 "n": len(idx)}
 
-    out = {"all": score(list(range(len(hyps))))}
-    out.update({lang: score(idx) for lang, idx in _by_language(langs).items()})
-    return out
+    return _per_language(score, langs)
 
 
 def write_recognition(rows: list[dict], out: Path, split: str, mode: str,
@@ -85,8 +70,8 @@ def write_recognition(rows: list[dict], out: Path, split: str, mode: str,
     """Score recognition rows (id, lang, reference, hypothesis), write
     OUT/hyps-SPLIT-MODE.tsv and OUT/scores-SPLIT-MODE.json (with ``extra`` entries added),
     print the table; returns the scores."""
-    scores = recognition_scores([text_normalize(r["hypothesis"]) for r in rows],
-                                [text_normalize(r["reference"]) for r in rows],
+    scores = recognition_scores([normalize_for_scoring(r["hypothesis"]) for r in rows],
+                                [normalize_for_scoring(r["reference"]) for r in rows],
                                 [r["lang"] for r in rows])
     out.mkdir(parents=True, exist_ok=True)
     clean = lambda text: " ".join(str(text).split())  # no tab or newline breaks the TSV
@@ -120,26 +105,3 @@ def format_table(scores: dict, metrics: tuple[str, ...]) -> str:
     for lang, s in scores.items():
         lines.append(f"| {lang} | {s['n']} | " + " | ".join(f"{s[m]:.2f}" for m in metrics) + " |")
     return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    st = sub.add_parser("st", help="BLEU and chrF of fairseq-generate output")
-    st.add_argument("--generate-output", required=True)
-    st.add_argument("--manifest", required=True, help="the generated split's TSV")
-    st.add_argument("--json", help="write the scores here")
-    args = parser.parse_args(argv)
-    try:
-        scores = score_generate_output(args.generate_output, args.manifest)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(format_table(scores, ("bleu", "chrf")))
-    if args.json:
-        Path(args.json).write_text(json.dumps(scores, indent=1) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

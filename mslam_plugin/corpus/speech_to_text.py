@@ -1,9 +1,8 @@
-"""Task manifests of the offline corpus, in fairseq speech_to_text conventions.
-
-One multi-way unit gives a row in each of: speech-only (masked speech modelling),
-paired speech + transcript (TLM, CTC, ASR), X->En speech translation and X->En text
-translation. The ST directory also gets a SentencePiece model of the English targets
-and the ``config_st.yaml`` that fairseq's speech_to_text task reads.
+"""Data in fairseq speech_to_text conventions, as its CoVoST 2 preparation writes it: an
+uncompressed zip of 80-dim filterbanks (``fbank80.zip``), a SentencePiece model of the
+English targets and the ``config_st.yaml`` the speech_to_text task reads. Written for
+CoVoST 2 (:mod:`mslam_plugin.corpus.covost2`) and the tiny corpus
+(:mod:`mslam_plugin.corpus.tiny.manifests`).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import manifest as mf
+from ..data.sources import load_fbank_raw
 
 SPM_PREFIX = "spm_unigram_en"
 FBANK_ZIP = "fbank80.zip"
@@ -29,8 +29,6 @@ def write_fbank_zip(out: Path, sources: dict[str, Path], load=None,
     calls torchaudio.sox_effects, which torchaudio 2.9 no longer has. ``load`` turns an
     audio path into (T, 80) filterbanks (default: 16 kHz mono files); ``frames``, when
     given, receives each utterance's number of frames."""
-    from ..data.sources import load_fbank_raw
-
     load = load or load_fbank_raw
     tmp = out / (FBANK_ZIP + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
@@ -48,42 +46,6 @@ def write_fbank_zip(out: Path, sources: dict[str, Path], load=None,
             refs[info.filename[:-4]] = f"{FBANK_ZIP}:{offset}:{info.file_size}"
     tmp.replace(out / FBANK_ZIP)
     return refs
-
-
-def task_rows(unit: dict[str, str], audio: dict[str, str], fbank_ref: str
-              ) -> dict[str, dict[str, str]]:
-    """The row of each manifest kind that one (unit, language) gives; ST rows point at
-    the filterbank zip, the others at the FLAC file."""
-    n_frames = str(mf.num_fbank_frames(int(audio["n_samples"])))
-    common = {"id": audio["id"], "audio": audio["audio"], "n_frames": n_frames,
-              "speaker": audio["speaker"]}
-    lang, text, en = unit["lang"], unit["text"], unit["en"]
-    return {
-        "speech": {**common, "lang": lang},
-        "paired": {**common, "tgt_text": text, "src_lang": lang},
-        "st": {**common, "audio": fbank_ref, "tgt_text": en, "src_text": text,
-               "src_lang": lang, "tgt_lang": "en"},
-        "mt": {"id": audio["id"], "src_text": text, "tgt_text": en, "src_lang": lang,
-               "tgt_lang": "en"},
-    }
-
-
-def write_task_manifests(out: Path, units: list[dict[str, str]],
-                         audio: dict[str, dict[str, str]]) -> dict[str, int]:
-    """Write {speech,paired,mt}_{split}.tsv and {split}_st.tsv; returns rows per file."""
-    by_file: dict[str, list[dict[str, str]]] = {}
-    refs = write_fbank_zip(out, {uid: out / row["audio"] for uid, row in audio.items()})
-    for unit in units:
-        uid = f"{unit['uid']}_{unit['lang']}"
-        rows = task_rows(unit, audio[uid], refs[uid])
-        for kind, row in rows.items():
-            if kind == "speech" and unit["split"] == "test":
-                continue  # unlabeled speech never includes evaluation audio
-            name = f"{unit['split']}_st" if kind == "st" else f"{kind}_{unit['split']}"
-            by_file.setdefault(name, []).append(row)
-    for name, rows in by_file.items():
-        mf.write_manifest(out / f"{name}.tsv", mf.kind_of(name), rows)
-    return {name: len(rows) for name, rows in sorted(by_file.items())}
 
 
 def train_target_spm(out: Path, vocab_size: int = SPM_VOCAB_SIZE) -> None:

@@ -2,14 +2,12 @@
 with 5k warm-up updates for the encoder, 1e-3 with 1.5k for the prediction and joint
 networks).
 
-``--optimizer mslam_adam`` is fairseq's Adam (same flags) with one parameter group per
-``param_group`` attribute of the parameters (the attribute fairseq's composite optimiser
-also reads; mslam_transducer sets ``encoder`` / ``decoder``). ``--lr-scheduler
-mslam_group_inverse_sqrt`` then warms each group up linearly to its own peak and decays it
-with the inverse square root of the update number. Under ``--fp16`` / ``--bf16`` fairseq
-flattens all parameters into one group unless ``--fp16-no-flatten-grads`` (or
-``--memory-efficient-fp16``) is given; the scheduler says so rather than training with
-one rate.
+``--lr-scheduler mslam_group_inverse_sqrt`` warms each parameter group of
+``--optimizer mslam_adam`` (:mod:`mslam_plugin.optim.mslam_adam`: ``encoder`` /
+``decoder``) up linearly to its own peak and decays it with the inverse square root of
+the update number. Under ``--fp16`` / ``--bf16`` fairseq flattens all parameters into one
+group unless ``--fp16-no-flatten-grads`` (or ``--memory-efficient-fp16``) is given; the
+scheduler says so rather than training with one rate.
 """
 
 import math
@@ -18,19 +16,8 @@ from typing import List
 
 from fairseq import metrics
 from fairseq.dataclass import FairseqDataclass
-from fairseq.optim import register_optimizer
-from fairseq.optim.adam import FairseqAdam, FairseqAdamConfig
 from fairseq.optim.lr_scheduler import FairseqLRScheduler, register_lr_scheduler
 from omegaconf import II
-
-
-@register_optimizer("mslam_adam", dataclass=FairseqAdamConfig)
-class MSLAMAdam(FairseqAdam):
-    def __init__(self, cfg: FairseqAdamConfig, params):
-        groups: dict[str, list] = {}
-        for p in params:
-            groups.setdefault(getattr(p, "param_group", "default"), []).append(p)
-        super().__init__(cfg, [{"params": ps, "name": name} for name, ps in sorted(groups.items())])
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Offline multilingual corpus builder, one sub-command per stage of
-``examples/tiny/prepare.sh``:
+"""Offline multilingual corpus builder (the tiny corpus), one function per stage of
+``examples/tiny/prepare.sh`` (the command: ``mslam-prepare-tiny STAGE --out DIR``, or
+``python -m mslam_plugin.corpus.tiny.prepare``):
 
   units      multi-way (X, English) units from GNOME help, split train/dev/test
   synth      espeak-ng speech for every unit, 16 kHz mono FLAC
@@ -10,51 +11,38 @@
   report     validate every manifest and write corpus_stats.json
 
 Every stage is deterministic given ``--seed`` and reads only what earlier stages wrote.
+A stage takes the command's options (:func:`mslam_plugin.cli.prepare.main_tiny`) as
+attributes of one object: ``out``, ``help_root``, ``langs``, ``seed`` and the stage's own.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
 from multiprocessing import Pool
-from pathlib import Path
 
 import soundfile as sf
 
-from ..data import manifest as mf
+from ...data import manifest as mf
+from ...data.audio import SAMPLE_RATE
+from ...data.char_vocab import write_char_vocab
+from ...data.graphemes import build_grapheme_dictionary
+from ..speech_to_text import write_st_config
 from . import synthesis, text_corpus, units
-from .gnome_help import DEFAULT_ROOT
 from .gnome_help import SOURCE as GNOME_SOURCE
-from .st_data import write_st_config, write_task_manifests
+from .manifests import write_task_manifests
 
 logger = logging.getLogger("mslam_plugin.corpus")
-
-
-def read_tsv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
-def write_tsv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write("\t".join(columns) + "\n")
-        for row in rows:
-            f.write("\t".join(str(row[c]) for c in columns) + "\n")
-    tmp.replace(path)
 
 
 def stage_units(args) -> None:
     sizes = {"train": args.train_units, "dev": args.dev_units, "test": args.test_units}
     rows, _ = units.extract_units(args.help_root, args.langs, sizes, args.seed,
                                   bilingual=args.bilingual)
-    write_tsv(args.out / "units.tsv", units.UNIT_COLUMNS, rows)
+    mf.write_tsv(args.out / "units.tsv", units.UNIT_COLUMNS, rows)
     n = len({r["uid"] for r in rows if r["split"] != "train" or not args.bilingual})
     logger.info("units: %d rows (%d units x %d languages%s) -> %s", len(rows), n,
                 len(args.langs), " + bilingual training units" if args.bilingual else "",
@@ -67,7 +55,7 @@ def _speaker(seed: int, uid: str, lang: str, variants: list[str]) -> str:
 
 
 def stage_synth(args) -> None:
-    rows = read_tsv(args.out / "units.tsv")
+    rows = mf.read_tsv(args.out / "units.tsv")
     jobs, done = [], []
     for r in rows:
         rel = f"audio/{r['lang']}/{r['uid']}.flac"
@@ -84,14 +72,14 @@ def stage_synth(args) -> None:
                             time.time() - start)
     for row in done:
         row["n_samples"] = sf.info(str(args.out / row["audio"])).frames
-    write_tsv(args.out / "audio.tsv", ("id", "audio", "n_samples", "speaker"), done)
-    hours = sum(r["n_samples"] for r in done) / synthesis.SAMPLE_RATE / 3600
+    mf.write_tsv(args.out / "audio.tsv", ("id", "audio", "n_samples", "speaker"), done)
+    hours = sum(r["n_samples"] for r in done) / SAMPLE_RATE / 3600
     logger.info("synth: %d utterances, %.2f h of audio (%d newly synthesised)",
                 len(done), hours, len(jobs))
 
 
 def stage_text(args) -> None:
-    held_out = {r["en"] for r in read_tsv(args.out / "units.tsv") if r["split"] != "train"}
+    held_out = {r["en"] for r in mf.read_tsv(args.out / "units.tsv") if r["split"] != "train"}
     rows = [(lang, text, GNOME_SOURCE)
             for lang, text in text_corpus.gnome_text(args.help_root, held_out)]
     rows += [(lang, text, text_corpus.GFL_SOURCE) for lang, text in
@@ -109,28 +97,23 @@ def stage_text(args) -> None:
 
 
 def stage_manifests(args) -> None:
-    audio = {r["id"]: r for r in read_tsv(args.out / "audio.tsv")}
-    written = write_task_manifests(args.out, read_tsv(args.out / "units.tsv"), audio)
+    audio = {r["id"]: r for r in mf.read_tsv(args.out / "audio.tsv")}
+    written = write_task_manifests(args.out, mf.read_tsv(args.out / "units.tsv"), audio)
     write_st_config(args.out)
     logger.info("manifests: %s", ", ".join(f"{k} {v}" for k, v in written.items()))
 
 
 def stage_vocab(args) -> None:
-    from ..data.tools import write_vocab
-
-    vocab = write_vocab([args.out / "text_train.tsv", args.out / "paired_train.tsv"],
-                        args.out / "dict.char.txt", args.vocab_size, args.vocab_temperature)
+    vocab = write_char_vocab([args.out / "text_train.tsv", args.out / "paired_train.tsv"],
+                             args.out / "dict.char.txt", args.vocab_size, args.vocab_temperature)
     low = sorted(vocab.coverage.items(), key=lambda kv: kv[1])[:3]
     logger.info("vocab: %d characters over %d languages; lowest coverage %s -> %s",
                 len(vocab.symbols), len(vocab.coverage),
                 ", ".join(f"{lang} {c:.3f}" for lang, c in low), args.out / "dict.char.txt")
-    paired = sorted({r["lang"] for r in read_tsv(args.out / "units.tsv")})
+    paired = sorted({r["lang"] for r in mf.read_tsv(args.out / "units.tsv")})
     logger.info("vocab coverage of the speech languages: %s",
                 ", ".join(f"{lang} {vocab.coverage[lang]:.4f}" for lang in paired))
-    from ..data.graphemes import build_grapheme_dictionary
-    from ..data.manifest import read_manifest
-
-    rows = read_manifest(args.out / "paired_train.tsv", "paired", check_audio_files=False).rows
+    rows = mf.read_manifest(args.out / "paired_train.tsv", "paired", check_audio_files=False).rows
     graphemes = build_grapheme_dictionary((r["tgt_text"] for r in rows),
                                           args.out / "dict.grapheme.txt")
     logger.info("grapheme vocabulary: %d symbols -> %s", len(graphemes) - graphemes.nspecial - 1,
@@ -170,44 +153,7 @@ STAGES = {"units": stage_units, "synth": stage_synth, "text": stage_text,
           "manifests": stage_manifests, "vocab": stage_vocab, "report": stage_report}
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=list(STAGES))
-    p.add_argument("--out", type=Path, required=True, help="corpus directory")
-    p.add_argument("--help-root", type=Path, default=DEFAULT_ROOT)
-    p.add_argument("--langs", default=",".join(units.DEFAULT_LANGS),
-                   help="comma-separated, or 'all'; any of: " + ",".join(units.ALL_LANGS))
-    p.add_argument("--train-units", type=int, default=1000)
-    p.add_argument("--dev-units", type=int, default=60)
-    p.add_argument("--test-units", type=int, default=100)
-    p.add_argument("--bilingual", action="store_true",
-                   help="add each language's bilingual units (translated into it but not "
-                        "into every language) to the training split")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--variants", default=",".join(synthesis.DEFAULT_VARIANTS),
-                   help="espeak-ng voice variants used as speakers ('' = default voice)")
-    p.add_argument("--speed", type=int, default=160, help="espeak-ng words per minute")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--vocab-size", type=int, default=4096)
-    p.add_argument("--vocab-temperature", type=float, default=3.0)
-    args = p.parse_args(argv)
-    args.langs = list(units.ALL_LANGS) if args.langs == "all" else [
-        x for x in args.langs.split(",") if x]
-    unknown = [x for x in args.langs if x not in units.ALL_LANGS]
-    if unknown:
-        p.error(f"--langs: no espeak-ng voice / help translation set up for {unknown}")
-    args.variants = args.variants.split(",")
-    return args
+if __name__ == "__main__":  # python -m mslam_plugin.corpus.tiny.prepare: mslam-prepare-tiny
+    from ...cli.prepare import main_tiny
 
-
-def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stdout, force=True)
-    args = parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    STAGES[args.stage](args)
-
-
-if __name__ == "__main__":
-    main()
+    sys.exit(main_tiny())

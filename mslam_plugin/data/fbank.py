@@ -1,18 +1,23 @@
-"""Batched Kaldi filterbanks, computed where the batch lives (the GPU when training on one).
+"""Kaldi log-mel filterbanks, the package's ``fbank`` features, computed per utterance or
+for a whole batch where it lives (the GPU when training on one).
 
-The loader then only decodes audio: a batch of padded waveforms goes to the device and
-:func:`batched_fbank` turns it into the features that
-``torchaudio.compliance.kaldi.fbank`` computes utterance by utterance on the CPU (the
-package's ``fbank`` features: 25 ms Povey windows every 10 ms, DC offset removed,
-pre-emphasis 0.97, 512-point power spectrum, 80 mel bins from 20 Hz to Nyquist, natural
-log floored at float32's epsilon, ``snip_edges``), then :func:`normalise_utterances`
-applies the same per-utterance mean / variance normalisation as the CPU loader.
+:func:`fbank_features` is torchaudio's Kaldi-compatible filterbank of one utterance (the
+features fairseq's speech_to_text preparation stores): 25 ms Povey windows every 10 ms,
+DC offset removed, pre-emphasis 0.97, 512-point power spectrum, 80 mel bins from 20 Hz to
+Nyquist, natural log floored at float32's epsilon, ``snip_edges``, no dither.
+
+With ``--fbank-on-device`` the loader only decodes audio: a batch of padded waveforms
+goes to the device and :func:`batched_fbank` turns it into the same features, then
+:func:`normalise_utterances` applies the same per-utterance mean / variance normalisation
+as the CPU loader.
 """
 
 from __future__ import annotations
 
 import torch
 import torchaudio
+
+from .audio import SAMPLE_RATE
 
 WINDOW = 400       # 25 ms at 16 kHz
 SHIFT = 160        # 10 ms
@@ -29,6 +34,19 @@ def num_frames(n_samples: torch.Tensor) -> torch.Tensor:
                        torch.zeros_like(n_samples))
 
 
+def fbank_features(waveform: torch.Tensor, sample_rate: int = SAMPLE_RATE,
+                   num_mel_bins: int = 80, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Kaldi-compatible log-mel filterbank (T, num_mel_bins) of a mono waveform (N,) in
+    [-1, 1], computed in ``dtype`` (every setting spelled out, not left to torchaudio's
+    defaults)."""
+    wav = waveform.to(dtype).reshape(1, -1) * 32768.0  # Kaldi works on 16-bit sample values
+    return torchaudio.compliance.kaldi.fbank(
+        wav, sample_frequency=sample_rate, num_mel_bins=num_mel_bins, frame_length=25.0,
+        frame_shift=10.0, snip_edges=True, dither=0.0, remove_dc_offset=True,
+        preemphasis_coefficient=PREEMPHASIS, window_type="povey", round_to_power_of_two=True,
+        use_power=True, use_log_fbank=True, low_freq=LOW_FREQ, high_freq=0.0, use_energy=False)
+
+
 _MEL_CACHE: dict = {}
 
 
@@ -43,7 +61,7 @@ def _mel_banks(num_mel_bins: int, sample_rate: int, device, dtype) -> torch.Tens
     return _MEL_CACHE[key]
 
 
-def batched_fbank(wav: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000,
+def batched_fbank(wav: torch.Tensor, lengths: torch.Tensor, sample_rate: int = SAMPLE_RATE,
                   num_mel_bins: int = 80) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-mel filterbanks of a padded batch of mono waveforms.
 
@@ -58,8 +76,8 @@ def batched_fbank(wav: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 1
     """
     assert wav.dim() == 2 and lengths.shape == wav.shape[:1], (
         f"wav must be (B, N) with lengths (B,), got {tuple(wav.shape)} and {tuple(lengths.shape)}")
-    if sample_rate != 16000:
-        raise ValueError(f"`sample_rate` must be 16000 (the window sizes assume it), "
+    if sample_rate != SAMPLE_RATE:
+        raise ValueError(f"`sample_rate` must be {SAMPLE_RATE} (the window sizes assume it), "
                          f"but is {sample_rate} instead.")
     lengths = lengths.to(wav.device)
     frames_per = num_frames(lengths)

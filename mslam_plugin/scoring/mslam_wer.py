@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from fairseq.dataclass import FairseqDataclass
 from fairseq.scoring import BaseScorer, register_scorer
 
-# mslam_plugin.scoring is imported where used: `python -m mslam_plugin.scoring` must not
-# find it already imported by the package's __init__.
+from ..data.text import normalize_for_scoring
+from .metrics import recognition_scores
 
 
 @dataclass
@@ -18,14 +18,10 @@ class WerScorerConfig(FairseqDataclass):
 @register_scorer("mslam_wer", dataclass=WerScorerConfig)
 class WerScorer(BaseScorer):
     def add_string(self, ref, pred):
-        from .scoring import text_normalize
-
-        self.ref.append(text_normalize(ref))
-        self.pred.append(text_normalize(pred))
+        self.ref.append(normalize_for_scoring(ref))
+        self.pred.append(normalize_for_scoring(pred))
 
     def _scores(self) -> dict:
-        from .scoring import recognition_scores
-
         return recognition_scores(self.pred, self.ref, ["all"] * len(self.ref))["all"]
 
     def score(self) -> float:

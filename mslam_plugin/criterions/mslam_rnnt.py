@@ -25,7 +25,7 @@ from ..modules.rnnt_loss import rnnt_loss_torch
 
 
 @dataclass
-class RNNTCriterionConfig(FairseqDataclass):
+class MSLAMRNNTCriterionConfig(FairseqDataclass):
     rnnt_max_joint_elements: int = field(default=100_000_000, metadata={"help": "joint outputs (T x U x V summed over a chunk of utterances) computed at once; at least one utterance"})
     rnnt_clamp: float = field(default=-1.0, metadata={"help": "gradient clamp of torchaudio's rnnt_loss (-1: off)"})
     rnnt_impl: ChoiceEnum(["auto", "torchaudio", "torch"]) = field(default="auto", metadata={"help": "auto: torchaudio on CUDA, the plain-PyTorch loss on the CPU"})
@@ -83,8 +83,8 @@ def rnnt_loss_chunked(joiner, enc, enc_lengths, pred, targets, target_lengths, b
     return total
 
 
-@register_criterion("mslam_rnnt", dataclass=RNNTCriterionConfig)
-class RNNTCriterion(FairseqCriterion):
+@register_criterion("mslam_rnnt", dataclass=MSLAMRNNTCriterionConfig)
+class MSLAMRNNTCriterion(FairseqCriterion):
     def __init__(self, task, rnnt_max_joint_elements=100_000_000, rnnt_clamp=-1.0,
                  rnnt_impl="auto"):
         super().__init__(task)

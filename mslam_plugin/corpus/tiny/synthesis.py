@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-SAMPLE_RATE = 16000
+from ...data.audio import SAMPLE_RATE
+
 ESPEAK_RATE = 22050
 # Project language code -> espeak-ng voice.
 ESPEAK_VOICES = {"fr": "fr-fr", "pt-BR": "pt-br", "sr-Latn": "sr"}
@@ -51,6 +52,8 @@ def _wav_samples(data: bytes) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _resampler():
+    """ESPEAK_RATE -> SAMPLE_RATE, its kernel computed once (and as the corpus was built:
+    torchaudio's functional resample differs in the last bit)."""
     import torchaudio
 
     return torchaudio.transforms.Resample(ESPEAK_RATE, SAMPLE_RATE)

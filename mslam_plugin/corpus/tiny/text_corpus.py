@@ -47,8 +47,17 @@ def gnome_text(help_root: Path, held_out_english: set[str]) -> list[tuple[str, s
 
 
 def gflanguages_text() -> list[tuple[str, str]]:
-    """(lang, line) of every distinct sample-text line in gflanguages."""
-    import gflanguages
+    """(lang, line) of every distinct sample-text line in gflanguages (the ``corpus``
+    extra of the package: ``pip install 'mslam-plugin[corpus]'``, which ``make install``
+    installs)."""
+    try:
+        import gflanguages
+    except ModuleNotFoundError as err:
+        if err.name != "gflanguages":
+            raise
+        raise ModuleNotFoundError(
+            "the tiny corpus's text stage needs gflanguages, an extra of this package: "
+            "pip install -e '.[corpus]' (or run `make install`)", name="gflanguages") from err
 
     by_lang: dict[str, list[str]] = {}
     scripts = Counter()
