@@ -189,3 +189,32 @@ def test_from_checkpoint_reads_finetuned_checkpoints(pretrained, tmp_path):
     assert encoder.char_dictionary is not None and len(encoder.char_dictionary) == len(chars)
     with pytest.raises(FileNotFoundError, match="not found"):
         MSLAMEncoder.from_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_a_character_vocabulary_other_than_the_pretrainings_is_refused(pretrained, tmp_path):
+    from mslam_plugin.checkpoints import CheckpointError
+
+    path, _, chars = pretrained
+    cfg = _cfg("mslam_st_tiny", MSLAMSTConfig, load_pretrained_mslam_from=str(path))
+    task = _Task()
+    build_char_vocab({"de": ["ganz andere zeichen: xyz"]}).save(tmp_path / "other.txt")
+    task.char_dictionary = load_char_dictionary(tmp_path / "other.txt")
+    task.char_vocab_path = tmp_path / "other.txt"
+    assert len(task.char_dictionary) != len(chars)
+    with pytest.raises(CheckpointError, match=rf"other.txt holds {len(task.char_dictionary)} "
+                       rf"symbols, but {path} was pre-trained with a character vocabulary of "
+                       rf"{len(chars)} \(.*dict.char.txt\)"):
+        MSLAMSTModel.build_model(cfg, task)
+    # the same size, other symbols: found by comparing with the pre-training's file
+    swapped = load_char_dictionary(path.parent / "dict.char.txt")
+    i, j = len(swapped) - 2, len(swapped) - 1
+    swapped.symbols[i], swapped.symbols[j] = swapped.symbols[j], swapped.symbols[i]
+    swapped.save(str(tmp_path / "swapped.txt"))
+    task.char_dictionary = load_char_dictionary(tmp_path / "swapped.txt")
+    task.char_vocab_path = tmp_path / "swapped.txt"
+    with pytest.raises(CheckpointError, match=rf"swapped.txt is not the character vocabulary "
+                       rf"{path} was pre-trained with .*symbol {i} is"):
+        MSLAMSTModel.build_model(cfg, task)
+    task.char_dictionary = load_char_dictionary(path.parent / "dict.char.txt")
+    task.char_vocab_path = tmp_path / "copy.txt"  # an identical copy elsewhere is fine
+    MSLAMSTModel.build_model(cfg, task)

@@ -111,7 +111,7 @@ def test_every_batch_mixes_all_three_kinds(tiny_corpus):
         batch = ds.collater([ds[i]])
         assert batch["speech"]["fbank"].shape[0] == 2 and batch["speech"]["fbank"].shape[2] == 80
         assert batch["text"]["tokens"].shape[0] == 4
-        assert batch["paired"]["fbank"].shape[0] == 2 and batch["paired"]["transcript"].shape[0] == 2
+        assert batch["paired"]["fbank"].shape[0] == 2 and batch["paired"]["tokens"].shape[0] == 2
         pad = batch["speech"]["fbank_padding_mask"]
         assert (batch["speech"]["fbank"][pad] == 0).all()
 

@@ -79,3 +79,48 @@ def test_raw_audio_with_non_finite_samples_is_named(tmp_path):
     sf.write(tmp_path / "inf.wav", x, 16000, subtype="FLOAT")
     with pytest.raises(ValueError, match=r"inf.wav: 1 non-finite samples"):
         read_waveform(str(tmp_path / "inf.wav"))
+
+
+def _st_dataset(root: Path, skip: bool):
+    """fairseq's speech_to_text dataset of ``root/train_st.tsv`` as the task builds it."""
+    from fairseq.data import Dictionary
+    from fairseq.data.audio.data_cfg import S2TDataConfig
+
+    from mslam_plugin.data.s2t_audio import reads_audio_files
+
+    (root / "config.yaml").write_text("input_channels: 1\ninput_feat_per_channel: 80\n")
+    tgt = Dictionary()
+    for c in "hello":
+        tgt.add_symbol(c)
+    creator = validated_creator("", skip)
+    dataset = creator._from_tsv(str(root), S2TDataConfig(root / "config.yaml"), "train_st",
+                                tgt, True, None, None, 1, None)
+    return reads_audio_files(dataset)
+
+
+def test_audio_failing_when_read_is_located_or_skipped(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "good.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+    sf.write(tmp_path / "full.flac", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    data = (tmp_path / "full.flac").read_bytes()
+    (tmp_path / "cut.flac").write_bytes(data[: len(data) // 3])  # decoder loses sync
+    sf.write(tmp_path / "short.wav", np.zeros(100, dtype=np.float32), 16000)
+    rows = [_row("g", audio="good.wav"), _row("c", audio="cut.flac"), _row("s", audio="short.wav")]
+    _corpus(tmp_path, rows)
+    manifest = tmp_path / "train_st.tsv"
+    strict = _st_dataset(tmp_path, skip=False)
+    assert strict[0] is not None and strict[0].source.shape[1] == 80
+    with pytest.raises(ValueError, match=rf"^{manifest}:3: .*cut.flac: unreadable audio"):
+        strict[1]
+    with pytest.raises(ValueError, match=rf"^{manifest}:4: audio too short for one 25 ms"):
+        strict[2]
+    skipping = _st_dataset(tmp_path, skip=True)
+    items = [skipping[i] for i in range(3)]
+    assert items[0] is not None and items[1] is None and items[2] is None
+    assert dict(skipping.skips.counts) == {"audio_undecodable": 1, "audio_too_short": 1}
+    batch = skipping.collater(items)
+    assert batch["nsentences"] == 1 and batch["id"].tolist() == [0]
+    assert skipping[1] is None  # never read again

@@ -250,6 +250,12 @@ def test_auxiliary_ctc_adds_weighted_grapheme_ctc_on_the_encoder_output():
     assert float(loss) == pytest.approx(float(log["loss"]) + 0.3 * float(ctc), rel=1e-4)
     loss.backward()
     assert model.ctc_head.weight.grad.abs().sum() > 0
+    # a placeholder batch (every row skipped when read) runs the model, weighs nothing
+    model.zero_grad()
+    loss, n, log = MSLAMRNNTCriterion(None)(model, dict(sample, placeholder=True))
+    assert n == 0 and float(loss) == 0.0 and float(log["loss"]) == 0.0 and log["nsentences"] == 0
+    loss.backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())
 
 
 def test_checkpoint_written_before_the_criterion_rename_still_resumes(tmp_path):

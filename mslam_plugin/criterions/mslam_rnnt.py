@@ -107,6 +107,9 @@ class MSLAMRNNTCriterion(FairseqCriterion):
                                 target_lengths=sample["target_lengths"],
                                 loss_fn=lambda m, out: self._losses(m, out, sample))
         nsentences = sample["target"].size(0)
+        if sample.get("placeholder"):  # every row of the batch was skipped when read
+            loss, rnnt, ctc = loss * 0.0, rnnt * 0.0, None if ctc is None else ctc * 0.0
+            nsentences = 0
         logging_output = {"loss": rnnt.data, "ntokens": sample["ntokens"],
                           "nsentences": nsentences, "sample_size": nsentences}
         if ctc is not None:

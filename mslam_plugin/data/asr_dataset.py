@@ -83,7 +83,7 @@ class ASRDataset(FairseqDataset):
     def collater(self, samples: list[dict | None]) -> dict:
         samples = [s for s in samples if s is not None]
         if not samples:
-            return {}
+            return self._placeholder()
         key = speech_key(self.features)
         samples = sorted(samples, key=lambda s: -s[key].size(0))
         speech = collate_speech(samples)
@@ -101,3 +101,15 @@ class ASRDataset(FairseqDataset):
             "ntokens": sum(len(t) for t in targets),
             "nsentences": len(samples),
         }
+
+    def _placeholder(self) -> dict:
+        """A batch every row of which was skipped when read: the first readable row,
+        marked ``placeholder`` (the criterion gives it a zero loss and no weight). Not
+        fairseq's empty batch: were it the epoch's first, fairseq would keep it as the
+        "dummy" batch it substitutes for empty ones, and fail on the next."""
+        for index in range(len(self)):
+            item = self[index]
+            if item is not None:
+                return dict(self.collater([item]), placeholder=True, ntokens=0, nsentences=0)
+        raise ValueError(f"{self.path}: every row's audio failed when read "
+                         f"({dict(self.skips.counts)})")

@@ -6,7 +6,9 @@ has it, so every raw-audio manifest fails with "Please install torchaudio". The 
 here read such paths with soundfile (down-mixed to mono, resampled to 16 kHz) and compute
 the same 80-dim Kaldi filterbanks fairseq's preparation stores (or return the waveform
 when the config sets ``use_audio_input``); stored features (``.npy``, zip references)
-still go through fairseq.
+still go through fairseq. Audio that fails when read (undecodable, non-finite samples,
+shorter than one filterbank frame) is ``MANIFEST:LINE: reason``, or with
+``--skip-invalid`` skipped and counted, as in pre-training and ASR.
 """
 
 from __future__ import annotations
@@ -20,20 +22,41 @@ from fairseq.data.audio.speech_to_text_dataset import (SpeechToTextDataset,
 from . import manifest as mf
 from .audio import read_waveform
 from .fbank import fbank_features
+from .sources import AudioReadError, ReadSkips
 
 
 def _is_audio_file(path: str) -> bool:
     return not mf._is_zip_ref(path) and not path.endswith(".npy")
 
 
+class _SkippedRow(Exception):
+    """A row whose audio failed when read, skipped with ``--skip-invalid``."""
+
+
+def _read(path: str, where: str) -> torch.Tensor:
+    """:func:`read_waveform`, its failures as :class:`AudioReadError` located by
+    ``where`` (``manifest:line``) and named by reason, as the other readers do."""
+    try:
+        wav = read_waveform(path)
+    except ValueError as err:
+        reason = "audio_nonfinite" if "non-finite" in str(err) else "audio_undecodable"
+        raise AudioReadError(where, str(err), reason) from None
+    problem = mf.length_problem(path, len(wav), None)
+    if problem:
+        raise AudioReadError(where, *problem)
+    return wav
+
+
 class _ReadsAudioFiles:
     def _get_source_audio(self, index):
         if not isinstance(index, (int, np.integer)) or not _is_audio_file(self.audio_paths[index]):
             return super()._get_source_audio(index)
-        try:
-            wav = read_waveform(self.audio_paths[index])
-        except ValueError as err:  # located by split and id: the manifest row to look at
-            raise ValueError(f"{self.split}.tsv, id {self.ids[index]}: {err}") from None
+        where = getattr(self, "locations", {}).get(self.ids[index]) \
+            or f"{self.split}.tsv, id {self.ids[index]}"
+        skips = getattr(self, "skips", None) or ReadSkips(False)
+        wav = skips.load(index, lambda: _read(self.audio_paths[index], where))
+        if wav is None:
+            raise _SkippedRow
         if self.cfg.use_audio_input:
             source = wav.float()
             if self.cfg.standardize_audio:
@@ -44,6 +67,16 @@ class _ReadsAudioFiles:
         if self.feature_transforms is not None:
             source = self.feature_transforms(source)
         return torch.from_numpy(source).float()
+
+    def __getitem__(self, index):
+        """fairseq's item, or None for a row skipped when read (``--skip-invalid``)."""
+        try:
+            return super().__getitem__(index)
+        except _SkippedRow:
+            return None
+
+    def collater(self, samples, *args, **kwargs):
+        return super().collater([s for s in samples if s is not None], *args, **kwargs)
 
 
 class SpeechToTextDatasetWithAudioFiles(_ReadsAudioFiles, SpeechToTextDataset):

@@ -22,6 +22,7 @@ from pathlib import Path
 from fairseq.data.audio.speech_to_text_dataset import SpeechToTextDatasetCreator
 
 from . import manifest as mf
+from .sources import ReadSkips
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,18 @@ def validated_creator(audio_root: str, skip_invalid: bool) -> type[SpeechToTextD
     """fairseq's SpeechToTextDatasetCreator reading manifests through ``read_manifest``
     (kind ``st``); ``audio_root`` is the data config's (empty: each manifest's directory)."""
 
+    locations: dict[str, dict[str, str]] = {}  # split -> id -> "manifest:line"
+
     class ValidatedCreator(SpeechToTextDatasetCreator):
+        @classmethod
+        def _from_tsv(cls, root, cfg, split, *args, **kwargs):
+            """fairseq's dataset, knowing each row's manifest line and whether to skip
+            audio that fails when read (:mod:`mslam_plugin.data.s2t_audio`)."""
+            dataset = super()._from_tsv(root, cfg, split, *args, **kwargs)
+            dataset.locations = locations.get(split, {})
+            dataset.skips = ReadSkips(skip_invalid)
+            return dataset
+
         @classmethod
         def _load_samples_from_tsv(cls, root: str, split: str):
             path = Path(root) / f"{split}.tsv"
@@ -68,6 +80,7 @@ def validated_creator(audio_root: str, skip_invalid: bool) -> type[SpeechToTextD
                                  check_audio_files="exists")
             if not m.rows:
                 raise ValueError(f"{path}: no usable rows ({dict(m.skipped)})")
+            locations[split] = {r["id"]: f"{path}:{line}" for r, line in zip(m.rows, m.lines)}
             return [dict(r, audio=absolute_audio(r["audio"], base)) for r in m.rows]
 
     return ValidatedCreator

@@ -173,6 +173,8 @@ def finetuning_start(cfg, task) -> tuple[int, int, Optional[PretrainedEncoder]]:
     path = getattr(cfg, "load_pretrained_mslam_from", "")
     pretrained = PretrainedEncoder.read(path) if path else None
     chars = getattr(task, "char_dictionary", None)
+    if chars is not None and pretrained is not None:
+        check_vocabulary(chars, getattr(task, "char_vocab_path", None), pretrained)
     if chars is not None:
         size, pad = len(chars), chars.pad()
     elif pretrained is not None:
@@ -184,3 +186,30 @@ def finetuning_start(cfg, task) -> tuple[int, int, Optional[PretrainedEncoder]]:
                          "(the character vocabulary of the encoder)")
     cfg.text_vocab_size = size
     return size, pad, pretrained
+
+
+def check_vocabulary(chars, chars_path, pretrained: PretrainedEncoder) -> None:
+    """Refuse a character vocabulary that is not the one ``pretrained`` was trained with:
+    of another size, or, where the pre-training's own vocabulary file is still there,
+    with other symbols. The message names both files."""
+    from ..checkpoints import CheckpointError
+
+    name = chars_path or "the task's character vocabulary"
+    if len(chars) != pretrained.vocab_size:
+        raise CheckpointError(
+            f"{name} holds {len(chars)} symbols, but {pretrained.path} was pre-trained with "
+            f"a character vocabulary of {pretrained.vocab_size}"
+            + (f" ({pretrained.char_vocab})" if pretrained.char_vocab else "")
+            + ": give --char-vocab the dict.char.txt it was pre-trained with")
+    own = pretrained.char_vocab
+    if own is None or not own.is_file() or (chars_path and Path(chars_path).resolve() == own.resolve()):
+        return
+    from ..data.char_vocab import load_char_dictionary
+
+    theirs = load_char_dictionary(own)
+    if theirs.symbols != chars.symbols:
+        first = next(i for i, (a, b) in enumerate(zip(theirs.symbols, chars.symbols)) if a != b)
+        raise CheckpointError(
+            f"{name} is not the character vocabulary {pretrained.path} was pre-trained with "
+            f"({own}): symbol {first} is {chars.symbols[first]!r} there, "
+            f"{theirs.symbols[first]!r} in the pre-training's")

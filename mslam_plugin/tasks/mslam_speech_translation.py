@@ -68,7 +68,7 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
     def __init__(self, args, tgt_dict):
         super().__init__(args, tgt_dict)
         path = vocabulary_path(args.char_vocab, args.data)
-        self.char_dictionary = None
+        self.char_dictionary, self.char_vocab_path = None, path
         if path.is_file():
             self.char_dictionary = load_char_dictionary(path)
             logger.info("character vocabulary (%s): %d", path, len(self.char_dictionary))
