@@ -108,19 +108,26 @@ def test_audio_failing_when_read_is_located_or_skipped(tmp_path):
     data = (tmp_path / "full.flac").read_bytes()
     (tmp_path / "cut.flac").write_bytes(data[: len(data) // 3])  # decoder loses sync
     sf.write(tmp_path / "short.wav", np.zeros(100, dtype=np.float32), 16000)
-    rows = [_row("g", audio="good.wav"), _row("c", audio="cut.flac"), _row("s", audio="short.wav")]
+    stereo = np.stack([np.sin(2 * np.pi * 440 * np.arange(44100) / 44100)] * 2, 1)
+    sf.write(tmp_path / "stereo44.wav", (0.3 * stereo).astype(np.float32), 44100)
+    rows = [_row("g", audio="good.wav"), _row("c", audio="cut.flac"), _row("s", audio="short.wav"),
+            _row("x", audio="stereo44.wav")]
     _corpus(tmp_path, rows)
     manifest = tmp_path / "train_st.tsv"
     strict = _st_dataset(tmp_path, skip=False)
     assert strict[0] is not None and strict[0].source.shape[1] == 80
-    with pytest.raises(ValueError, match=rf"^{manifest}:3: .*cut.flac: unreadable audio"):
+    with pytest.raises(ValueError, match=rf"^{manifest}:3: audio unreadable: .*cut.flac"):
         strict[1]
     with pytest.raises(ValueError, match=rf"^{manifest}:4: audio too short for one 25 ms"):
         strict[2]
+    # the rule of every task: 16 kHz mono, not resampled or down-mixed when read
+    with pytest.raises(ValueError, match=rf"^{manifest}:5: .*stereo44.wav must be 16 kHz mono"):
+        strict[3]
     skipping = _st_dataset(tmp_path, skip=True)
-    items = [skipping[i] for i in range(3)]
-    assert items[0] is not None and items[1] is None and items[2] is None
-    assert dict(skipping.skips.counts) == {"audio_undecodable": 1, "audio_too_short": 1}
+    items = [skipping[i] for i in range(4)]
+    assert items[0] is not None and items[1] is None and items[2] is None and items[3] is None
+    assert dict(skipping.skips.counts) == {"audio_undecodable": 1, "audio_too_short": 1,
+                                           "audio_format": 1}
     batch = skipping.collater(items)
     assert batch["nsentences"] == 1 and batch["id"].tolist() == [0]
     assert skipping[1] is None  # never read again

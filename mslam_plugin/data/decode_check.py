@@ -11,13 +11,13 @@ from multiprocessing import Pool
 from pathlib import Path
 
 from . import manifest as mf
-from .sources import AudioReadError, _read_wav
+from .sources import AudioReadError, read_audio
 
 
 def _decode_row(job: tuple[str, int, str, int]) -> tuple[int, str | None, str | None]:
     manifest, line, audio, n_frames = job
     try:
-        _read_wav(Path(audio), f"{manifest}:{line}", n_frames)
+        read_audio(Path(audio), f"{manifest}:{line}", n_frames)
     except AudioReadError as err:
         return line, err.reason, str(err)
     return line, None, None

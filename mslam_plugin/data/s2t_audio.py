@@ -3,12 +3,12 @@
 fairseq 0.12 reads a manifest's ``.wav`` / ``.flac`` / ``.ogg`` paths through
 ``convert_waveform``, which imports ``torchaudio.sox_effects``: torchaudio 2.9 no longer
 has it, so every raw-audio manifest fails with "Please install torchaudio". The datasets
-here read such paths with soundfile (down-mixed to mono, resampled to 16 kHz) and compute
-the same 80-dim Kaldi filterbanks fairseq's preparation stores (or return the waveform
-when the config sets ``use_audio_input``); stored features (``.npy``, zip references)
-still go through fairseq. Audio that fails when read (undecodable, non-finite samples,
-shorter than one filterbank frame) is ``MANIFEST:LINE: reason``, or with
-``--skip-invalid`` skipped and counted, as in pre-training and ASR.
+here read such paths with the package's checked reader, under the rule of every task:
+16 kHz mono, decodable, finite, at least one filterbank frame long (or it is
+``MANIFEST:LINE: reason``, or with ``--skip-invalid`` skipped and counted, as in
+pre-training and ASR), and compute the same 80-dim Kaldi filterbanks fairseq's
+preparation stores (or return the waveform when the config sets ``use_audio_input``);
+stored features (``.npy``, zip references) still go through fairseq.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from fairseq.data.audio.speech_to_text_dataset import (SpeechToTextDataset,
                                                        SpeechToTextMultitaskDataset)
 
 from . import manifest as mf
-from .audio import read_waveform
 from .fbank import fbank_features
-from .sources import AudioReadError, ReadSkips
+from .sources import ReadSkips, read_audio
 
 
 def _is_audio_file(path: str) -> bool:
@@ -33,20 +32,6 @@ class _SkippedRow(Exception):
     """A row whose audio failed when read, skipped with ``--skip-invalid``."""
 
 
-def _read(path: str, where: str) -> torch.Tensor:
-    """:func:`read_waveform`, its failures as :class:`AudioReadError` located by
-    ``where`` (``manifest:line``) and named by reason, as the other readers do."""
-    try:
-        wav = read_waveform(path)
-    except ValueError as err:
-        reason = "audio_nonfinite" if "non-finite" in str(err) else "audio_undecodable"
-        raise AudioReadError(where, str(err), reason) from None
-    problem = mf.length_problem(path, len(wav), None)
-    if problem:
-        raise AudioReadError(where, *problem)
-    return wav
-
-
 class _ReadsAudioFiles:
     def _get_source_audio(self, index):
         if not isinstance(index, (int, np.integer)) or not _is_audio_file(self.audio_paths[index]):
@@ -54,7 +39,7 @@ class _ReadsAudioFiles:
         where = getattr(self, "locations", {}).get(self.ids[index]) \
             or f"{self.split}.tsv, id {self.ids[index]}"
         skips = getattr(self, "skips", None) or ReadSkips(False)
-        wav = skips.load(index, lambda: _read(self.audio_paths[index], where))
+        wav = skips.load(index, lambda: read_audio(self.audio_paths[index], where))
         if wav is None:
             raise _SkippedRow
         if self.cfg.use_audio_input:

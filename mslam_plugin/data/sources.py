@@ -39,7 +39,7 @@ class AudioReadError(ValueError):
         self.reason = reason
 
 
-def _read_wav(path: Path, where: str, n_frames: int | None = None) -> torch.Tensor:
+def read_audio(path: Path, where: str, n_frames: int | None = None) -> torch.Tensor:
     """Samples of a 16 kHz mono file, checked: decodable, finite, at least one filterbank
     frame long and, when ``n_frames`` is given, of about that many frames."""
     where = where or str(path)
@@ -62,7 +62,7 @@ def _read_wav(path: Path, where: str, n_frames: int | None = None) -> torch.Tens
 
 def load_fbank_raw(path: Path, where: str = "") -> torch.Tensor:
     """(T, 80) Kaldi filterbanks of a 16 kHz mono file."""
-    return fbank_features(_read_wav(path, where))
+    return fbank_features(read_audio(path, where))
 
 
 def load_fbank(path: Path, where: str, features: str = "fbank",
@@ -72,9 +72,9 @@ def load_fbank(path: Path, where: str, features: str = "fbank",
     checked samples (N,). Audio that cannot be used raises :class:`AudioReadError`
     located by ``where`` (``manifest:line``)."""
     if features == WAVEFORM:
-        return _read_wav(path, where, n_frames)
+        return read_audio(path, where, n_frames)
     _check_features(features)
-    return features_of(_read_wav(path, where, n_frames), features)
+    return features_of(read_audio(path, where, n_frames), features)
 
 
 def _check_features(features: str) -> None:
