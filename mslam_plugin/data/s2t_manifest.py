@@ -74,8 +74,8 @@ def validated_creator(audio_root: str, skip_invalid: bool) -> type[SpeechToTextD
             path = Path(root) / f"{split}.tsv"
             base = Path(audio_root) if audio_root else _relative_base(path)
             # audio is only looked for: fairseq's stored features (.npy, zip slices) and
-            # raw audio, down-mixed and resampled when read (mslam_plugin.data.s2t_audio),
-            # with n_frames in samples when the config sets use_audio_input
+            # raw audio, checked when read (mslam_plugin.data.s2t_audio), with n_frames in
+            # samples when the config sets use_audio_input
             m = mf.read_manifest(path, "st", skip_invalid=skip_invalid, audio_root=base,
                                  check_audio_files="exists")
             if not m.rows:
