@@ -82,7 +82,7 @@ def test_length_disagreeing_with_n_frames_is_located(tmp_path, chars):
 
 def test_asr_batches_drop_rows_skipped_when_read(tmp_path, chars):
     path = _corpus(tmp_path)
-    ds = ASRDataset(path, chars, skip_invalid=True)
+    ds = ASRDataset(path, chars, skip_invalid=True, placeholder=True)  # a training split
     batch = ds.collater([ds[i] for i in range(4)])
     assert batch["nsentences"] == 1 and batch["net_input"]["src_tokens"].shape[1] == 98
     # every row skipped: the first readable row, marked so the criterion weighs it 0 (an
@@ -90,6 +90,9 @@ def test_asr_batches_drop_rows_skipped_when_read(tmp_path, chars):
     placeholder = ds.collater([ds[1], ds[2]])
     assert placeholder["placeholder"] and placeholder["nsentences"] == 0
     assert placeholder["id"].tolist() == [0] and placeholder["ntokens"] == 0
+    # validation and decoding: fairseq's empty batch, which both skip (never scored)
+    held_out = ASRDataset(path, chars, skip_invalid=True)
+    assert held_out.collater([held_out[1], held_out[2]]) == {}
 
 
 def test_validator_decode_mode_reports_every_failure_and_resumes(tmp_path, capsys):

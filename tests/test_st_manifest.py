@@ -131,3 +131,27 @@ def test_audio_failing_when_read_is_located_or_skipped(tmp_path):
     batch = skipping.collater(items)
     assert batch["nsentences"] == 1 and batch["id"].tolist() == [0]
     assert skipping[1] is None  # never read again
+
+
+def test_source_transcripts_stay_aligned_when_rows_are_skipped(tmp_path):
+    import numpy as np
+    import soundfile as sf
+    from fairseq.data import Dictionary
+
+    from mslam_plugin.data.source_chars import with_source_chars
+
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "good.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not audio")
+    rows = [_row("b", audio="bad.wav").replace("hallo", "ab"),
+            _row("g", audio="good.wav").replace("hallo", "ba")]
+    _corpus(tmp_path, rows)
+    chars = Dictionary()
+    for c in "ab":
+        chars.add_symbol(c)
+    dataset = with_source_chars(_st_dataset(tmp_path, skip=True), chars)
+    items = [dataset[0], dataset[1]]
+    assert items[0] is None and items[1] is not None
+    batch = dataset.collater(items)
+    assert batch["id"].tolist() == [1]
+    assert batch["source_chars"].tolist() == [[chars.index("b"), chars.index("a")]]

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 class ASRDataset(FairseqDataset):
     def __init__(self, path, dictionary, *, max_frames: int | None = 3000,
                  skip_invalid: bool = False, shuffle: bool = True, seed: int = 1,
-                 features: str = "fbank"):
+                 features: str = "fbank", placeholder: bool = False):
         m = mf.read_manifest(path, "paired", skip_invalid=skip_invalid)
         self.stats = Counter(m.skipped)
         rows, self.lines = [], []
@@ -45,6 +45,7 @@ class ASRDataset(FairseqDataset):
         self.frames = np.array([int(r["n_frames"]) for r in rows], dtype=np.int64)
         self.shuffle, self.seed, self.epoch = shuffle, seed, 1
         self.features = features  # fbank, w2vbert2 or waveform (sources.load_fbank)
+        self.placeholder = placeholder  # training: an all-skipped batch -> _placeholder()
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -82,8 +83,8 @@ class ASRDataset(FairseqDataset):
 
     def collater(self, samples: list[dict | None]) -> dict:
         samples = [s for s in samples if s is not None]
-        if not samples:
-            return self._placeholder()
+        if not samples:  # validation and decoding skip fairseq's empty batch
+            return self._placeholder() if self.placeholder else {}
         key = speech_key(self.features)
         samples = sorted(samples, key=lambda s: -s[key].size(0))
         speech = collate_speech(samples)

@@ -32,10 +32,12 @@ class SpeechToTextDatasetWithSourceChars(SpeechToTextDatasetWithAudioFiles):
 
     def __getitem__(self, index):
         item = super().__getitem__(index)
-        item.source_chars = self.source_chars[index]
+        if item is not None:  # None: skipped when read (--skip-invalid)
+            item.source_chars = self.source_chars[index]
         return item
 
     def collater(self, samples, return_order=False):
+        samples = [s for s in samples if s is not None]
         out = super().collater(samples, return_order=True)
         if not samples:
             return out

@@ -136,10 +136,10 @@ class JointSpeechTextDataset(FairseqDataset):
         return len(self.st)
 
     def collater(self, samples) -> dict:
-        if not samples:
+        st = self.st.collater([s for s, _ in samples]) if samples else {}
+        if not st:  # no example, or every speech row skipped when read: no batch
             return {}
-        return {"st": self.st.collater([s for s, _ in samples]),
-                "mt": self.mt.collater([m for _, m in samples])}
+        return {"st": st, "mt": self.mt.collater([m for _, m in samples])}
 
     def num_tokens(self, index: int) -> int:
         return self.st.num_tokens(index)

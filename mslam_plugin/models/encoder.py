@@ -173,8 +173,9 @@ class MSLAMEncoder(nn.Module):
         from ..data.sources import waveform_features
 
         feats = waveform_features(waveform, sample_rate, self.speech_input)
-        device = self.text_embedding.embed.weight.device
-        out = self.encode_speech(feats[None].to(device),
+        weight = self.text_embedding.embed.weight
+        device = weight.device
+        out = self.encode_speech(feats[None].to(device, weight.dtype),
                                  torch.zeros(1, len(feats), dtype=torch.bool, device=device))
         return MSLAMEmbedding(out.context[0], out.context[0].mean(0))
 

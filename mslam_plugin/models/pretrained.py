@@ -150,11 +150,13 @@ def _field(cfg, name):
 def _task_char_vocab(task_cfg) -> Optional[str]:
     """The character vocabulary the checkpoint's task read: pre-training and ASR name it
     relative to their data directory, speech translation by ``--char-vocab``."""
+    from ..tasks.common import vocabulary_path
+
     data, name = _field(task_cfg, "data"), _field(task_cfg, "char_dict") or _field(
         task_cfg, "char_vocab") or "dict.char.txt"
-    if Path(name).is_absolute() or data is None:
+    if data is None:
         return name if Path(name).is_absolute() else None
-    return str(Path(data) / name)
+    return str(vocabulary_path(name, data))
 
 
 def _task_features(task_cfg) -> Optional[str]:

@@ -63,7 +63,7 @@ class MSLAMASRTask(DeviceFeaturesMixin, EncoderSensitivityMixin, FairseqTask):
             Path(self.cfg.data) / f"{split}.tsv", self.graphemes,
             max_frames=self.cfg.max_frames if train else None,
             skip_invalid=self.cfg.skip_invalid, shuffle=train, seed=self.cfg.seed,
-            features=loader_features(self.cfg))
+            features=loader_features(self.cfg), placeholder=train)
 
     def get_batch_iterator(self, dataset, *args, **kwargs):
         return super().get_batch_iterator(dataset, *args, **keep_every_example(self, dataset, kwargs))
