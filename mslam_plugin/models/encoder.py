@@ -64,6 +64,8 @@ class MSLAMEncoder(nn.Module):
                                                       **block_args(cfg))
         self.text_embedding = MSLAMTextEmbedding(vocab_size, d, padding_idx,
                                                  cfg.text_max_positions, cfg.dropout)
+        # what embed_speech / embed_text read; from_checkpoint sets them from the checkpoint
+        self.speech_input, self.char_dictionary = "fbank", None
 
     @property
     def embed_dim(self) -> int:
@@ -185,7 +187,7 @@ class MSLAMEncoder(nn.Module):
         vocabulary's normalised form, and their mean ``pooled`` (D,)."""
         from ..data.char_vocab import encode
 
-        if getattr(self, "char_dictionary", None) is None:
+        if self.char_dictionary is None:
             raise ValueError("embed_text needs the character vocabulary: "
                              "MSLAMEncoder.from_checkpoint(path, char_vocab='dict.char.txt')")
         ids = encode(self.char_dictionary, text)

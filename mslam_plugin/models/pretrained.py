@@ -128,7 +128,6 @@ class PretrainedEncoder:
         encoder = MSLAMEncoder(self.cfg, self.vocab_size, 1)
         encoder.load_encoder_state(self.body, self.path)
         encoder.speech_input = self.features
-        encoder.char_dictionary = None
         if self.char_vocab is not None and self.char_vocab.is_file():
             encoder.char_dictionary = load_char_dictionary(self.char_vocab)
             if len(encoder.char_dictionary) != self.vocab_size:
