@@ -41,6 +41,7 @@ setup(
         "mslam-prepare-unlabeled-speech = mslam_plugin.cli.prepare:main_unlabeled_speech",
         "mslam-prepare-mc4 = mslam_plugin.cli.prepare:main_mc4",
         "mslam-prepare-tiny = mslam_plugin.cli.prepare:main_tiny",
+        "mslam-prepare-mt-text = mslam_plugin.cli.prepare:main_mt_text",
         "mslam-convert-w2vbert2 = mslam_plugin.cli.convert:main_w2vbert2",
     ]},
 )

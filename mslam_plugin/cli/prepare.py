@@ -8,10 +8,13 @@
 - ``mslam-prepare-mc4`` (``python -m mslam_plugin.corpus.mc4``): text-only pre-training
   shards from mC4;
 - ``mslam-prepare-tiny`` (``python -m mslam_plugin.corpus.tiny.prepare``): one stage of
-  the offline tiny corpus (``examples/tiny/prepare.sh`` runs them all).
+  the offline tiny corpus (``examples/tiny/prepare.sh`` runs them all);
+- ``mslam-prepare-mt-text`` (``python -m mslam_plugin.corpus.libreoffice_help``): an MT
+  TSV of X->English LibreOffice help paragraphs, for speech + text fine-tuning
+  (``examples/tiny/prepare_mt_text.sh`` downloads the help and runs it).
 
 A missing input or a bad option is one ``error:`` line on stderr and a non-zero exit
-status (1 for CoVoST 2 and ASR, 2 for the pre-training shards), not a traceback.
+status (1 for CoVoST 2, ASR and MT text, 2 for the pre-training shards), not a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..corpus import covost2, mc4, mls_voxpopuli, unlabeled_speech
+from ..corpus import covost2, libreoffice_help, mc4, mls_voxpopuli, unlabeled_speech
 from ..corpus.tiny import prepare as tiny
 from ..corpus.tiny import synthesis, units
 from ..corpus.tiny.gnome_help import DEFAULT_ROOT
@@ -133,3 +136,23 @@ def main_tiny(argv=None) -> int:
     log_info("%(asctime)s | %(message)s", datefmt="%H:%M:%S", stream=sys.stdout, force=True)
     args.out.mkdir(parents=True, exist_ok=True)
     return run(lambda: tiny.STAGES[args.stage](args))
+
+
+def main_mt_text(argv=None) -> int:
+    """``mslam-prepare-mt-text``."""
+    p = _parser(libreoffice_help, "comma-separated help languages (de,fr,es,pt-BR,...)")
+    p.add_argument("--help-root", type=Path, required=True,
+                   help="folder holding <lang>/text/ and en-US/text/ (the extracted Debian "
+                        "packages' usr/share/libreoffice/help)")
+    p.add_argument("--exclude", type=Path, nargs="+", default=[], metavar="TSV",
+                   help="TSVs whose tgt_text / src_text sentences must not appear (the "
+                        "dev and test sets)")
+    p.add_argument("--append", type=Path, metavar="TSV",
+                   help="an MT TSV whose rows are written first (the corpus's mt_train.tsv)")
+    p.add_argument("--max-per-lang", type=int, default=0,
+                   help="at most N pairs per language, a fixed hash-ordered sample (0: all)")
+    args = p.parse_args(argv)
+    log_info()
+    return run(lambda: print_counts(libreoffice_help.prepare(
+        args.help_root, _langs(args.langs), args.out, args.exclude, args.append,
+        args.max_per_lang)))
