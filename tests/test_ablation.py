@@ -65,6 +65,23 @@ def test_recipe_runs_every_stage_and_resumes(tiny_corpus, tmp_path):
                    for i, a in enumerate(args)])
     assert other.returncode == 2 and "another recipe" in other.stderr
 
+    # a longer ST schedule in a new directory reuses the pre-trained variants and probes
+    longer = exp.parent / "exp_st3"
+    base = ["--data", str(data), "--exp", str(longer), "--pretrain-exp", str(exp),
+            "--variants", "c", "--seeds", "1", "--ft-langs", "de,ko", "--pretrain-updates", "2",
+            "--asr-updates", "2", "--st-updates", "3"]
+    st3 = _run(*base, "--stage", "6", "--stop-stage", "6")
+    assert st3.returncode == 0, st3.stdout[-3000:] + st3.stderr[-3000:]
+    assert not list(longer.glob("pretrain_*"))
+    assert str(exp / "pretrain_c" / "checkpoint_last.pt") in (longer / "st_c_s1" / "train.log").read_text()
+    report = _run(*base, "--stage", "9")
+    assert report.returncode == 0, report.stderr[-3000:]
+    table = json.loads((longer / "results" / "summary.json").read_text())["table"]
+    assert table["c"]["ST BLEU"]["n"] == 1 and table["c"]["LID accuracy"]["n"] == 1
+    wrong = _run(*[a if a != "2" or i != base.index("--pretrain-updates") + 1 else "3"
+                   for i, a in enumerate(base)], "--stage", "6")
+    assert wrong.returncode == 2 and "pre-trained by another recipe" in wrong.stderr
+
 
 def test_retrieval_recall_and_language_blocks():
     rng = np.random.default_rng(0)

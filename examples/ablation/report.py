@@ -256,12 +256,15 @@ def main(argv=None) -> int:
     p.add_argument("--exp", type=Path, required=True)
     p.add_argument("--data", type=Path, default=None, help="fine-tuning corpus (default: "
                    "read from the experiment's runs)")
+    p.add_argument("--probes", type=Path, default=None, help="directory of the probe_<variant>"
+                   ".json files (default: EXP/results; run.sh --pretrain-exp: that one's)")
     p.add_argument("--samples", type=int, default=1000)
     args = p.parse_args(argv)
     res = args.exp / "results"
     runs = read_runs(res)
-    probes = {v: json.loads((res / f"probe_{v}.json").read_text())
-              for v in VARIANTS if (res / f"probe_{v}.json").is_file()}
+    probe_dir = args.probes or res
+    probes = {v: json.loads((probe_dir / f"probe_{v}.json").read_text())
+              for v in VARIANTS if (probe_dir / f"probe_{v}.json").is_file()}
     table = cells(runs, probes)
     tests = []
     refs = units = None

@@ -6,7 +6,7 @@
 # usage: examples/ablation/run.sh [--data DIR] [--exp DIR] [--stage N] [--stop-stage N]
 #            [--variants a,b,c,d] [--seeds 1,2,3] [--pretrain-seed N] [--langs all]
 #            [--ft-langs de,fr,es] [--pretrain-updates N] [--asr-updates N]
-#            [--st-updates N] [--corpus-args "..."]
+#            [--st-updates N] [--pretrain-exp DIR] [--corpus-args "..."]
 # Variants: a speech-only w2v-BERT (text, TLM and CTC weights 0; no text or paired
 # sequences in the batch), b mSLAM-TLM (CTC weight 0), c mSLAM-CTC (every objective),
 # d no pre-training (the fine-tuning models start from random weights).
@@ -18,7 +18,9 @@
 #   6 ST from speech, and the blind control (~10 min a run)
 #   7 ST from speech + text, variants a b         8 the same, variants c d (~17 min a run)
 #   9 results: EXP/results/summary.json (examples/ablation/report.py)
-# Each run writes EXP/results/<task>_<variant>_s<seed>.json.
+# Each run writes EXP/results/<task>_<variant>_s<seed>.json. --pretrain-exp DIR takes the
+# pre-trained variants (stage 3) and probes (stage 4) from another experiment directory, so a
+# longer fine-tuning schedule (a new --exp) reuses them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -33,6 +35,7 @@ ft_langs=de,fr,es
 pre_updates=1000
 asr_updates=500   # ~0.8 epochs of the fine-tuning subset
 st_updates=640    # ~2 epochs
+pre_exp=""
 corpus_args="--langs all --bilingual --train-units 534 --dev-units 40 --test-units 100"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,8 +50,9 @@ while [ $# -gt 0 ]; do
     --pretrain-updates) pre_updates=$2; shift 2 ;;
     --asr-updates) asr_updates=$2; shift 2 ;;
     --st-updates) st_updates=$2; shift 2 ;;
+    --pretrain-exp) pre_exp=$2; shift 2 ;;
     --corpus-args) corpus_args=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -67,12 +71,22 @@ start=$SECONDS
 
 # a rerun resumes only runs made by the same recipe (options that change the models)
 recipe="ablation-v1 pre $pre_updates seed $pre_seed asr $asr_updates st $st_updates ft $ft_langs"
+pexp=${pre_exp:-$exp}  # where the pre-trained variants and their probes live
+if [ -n "$pre_exp" ]; then
+  recipe="$recipe pretrain-exp $pre_exp"
+  pre_recipe="ablation-v1 pre $pre_updates seed $pre_seed "
+  if [ -f "$pre_exp/.recipe" ] && [ "$(head -c ${#pre_recipe} "$pre_exp/.recipe")" != "$pre_recipe" ]; then
+    echo "error: $pre_exp pre-trained by another recipe ('$(cat "$pre_exp/.recipe")'; this one:" \
+         "--pretrain-updates $pre_updates --pretrain-seed $pre_seed)" >&2
+    exit 2
+  fi
+fi
 if [ -d "$exp" ] && [ -f "$exp/.recipe" ] && [ "$(cat "$exp/.recipe")" != "$recipe" ]; then
   echo "error: $exp was made by another recipe ('$(cat "$exp/.recipe")', now '$recipe'):" \
        "remove it or choose another --exp" >&2
   exit 2
 fi
-mkdir -p "$res"
+mkdir -p "$res" "$pexp/results"
 echo "$recipe" > "$exp/.recipe"
 check_corpus() {  # models of one corpus only (stamped once the corpus exists)
   [ -f "$data/.options" ] || return 0
@@ -106,12 +120,12 @@ variant_flags() {
     c) echo "" ;;
   esac
 }
-pretrained() { if [ "$1" = d ] || [ "$1" = blind ]; then echo none; else echo "$exp/pretrain_$1/checkpoint_last.pt"; fi; }
+pretrained() { if [ "$1" = d ] || [ "$1" = blind ]; then echo none; else echo "$pexp/pretrain_$1/checkpoint_last.pt"; fi; }
 
 if want 3; then
   for v in "${variant_list[@]}"; do
     [ "$v" = d ] && continue
-    dir="$exp/pretrain_$v"
+    dir="$pexp/pretrain_$v"
     if trained "$dir" "$pre_updates"; then log "stage 3: variant $v trained already"; continue; fi
     log "stage 3: pre-train variant $v, $pre_updates updates -> $dir"
     # shellcheck disable=SC2046
@@ -123,18 +137,18 @@ fi
 
 if want 4; then
   for v in "${variant_list[@]}"; do
-    out="$res/probe_$v.json"
+    out="$pexp/results/probe_$v.json"
     [ -f "$out" ] && continue
     log "stage 4: retrieval and language-ID probes of variant $v"
     ckpt=$(pretrained "$v"); init=()
     if [ "$v" = d ]; then  # the architecture of any pre-trained variant, random weights
       ckpt=none; init=(--random-init)
-      for c in "$exp"/pretrain_*/checkpoint_last.pt; do [ -f "$c" ] && ckpt=$c && break; done
+      for c in "$pexp"/pretrain_*/checkpoint_last.pt; do [ -f "$c" ] && ckpt=$c && break; done
       [ "$ckpt" != none ] || fail "variant d's probe needs one pre-trained variant (stage 3)" /dev/null
     fi
     python examples/ablation/probe.py --data "$data" --checkpoint "$ckpt" "${init[@]}" \
-      --seed "$pre_seed" --langs "$ft_langs" --out "$out" > /dev/null 2> "$res/probe_$v.log" \
-      || fail "probe of variant $v failed" "$res/probe_$v.log"
+      --seed "$pre_seed" --langs "$ft_langs" --out "$out" > /dev/null 2> "${out%.json}.log" \
+      || fail "probe of variant $v failed" "${out%.json}.log"
   done
 fi
 
@@ -209,6 +223,6 @@ done
 
 if want 9; then
   log "stage 9: results -> $res/summary.json"
-  python examples/ablation/report.py --exp "$exp" --data "$ft"
+  python examples/ablation/report.py --exp "$exp" --data "$ft" --probes "$pexp/results"
 fi
 log "finished in $((SECONDS - start)) s"
