@@ -80,7 +80,11 @@ def test_recipe_runs_every_stage_and_resumes(tiny_corpus, tmp_path):
     assert table["c"]["ST BLEU"]["n"] == 1 and table["c"]["LID accuracy"]["n"] == 1
     wrong = _run(*[a if a != "2" or i != base.index("--pretrain-updates") + 1 else "3"
                    for i, a in enumerate(base)], "--stage", "6")
-    assert wrong.returncode == 2 and "pre-trained by another recipe" in wrong.stderr
+    assert wrong.returncode == 2 and "not pre-trained by this recipe" in wrong.stderr
+    for option, value in (("--ft-langs", "de"), ("--pretrain-exp", str(tmp_path / "none"))):
+        other_exp = [value if i and base[i - 1] == option else a for i, a in enumerate(base)]
+        refused = _run(*other_exp, "--stage", "6")
+        assert refused.returncode == 2 and "error:" in refused.stderr, (option, refused.stderr)
 
 
 def test_retrieval_recall_and_language_blocks():

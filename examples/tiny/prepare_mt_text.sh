@@ -58,8 +58,14 @@ updated=0
 download() { (cd "$cache" && apt-get download -qq "${apt_opts[@]}" "$1"); }
 packages=(libreoffice-help-en-us)
 for lang in ${langs//,/ }; do packages+=("libreoffice-help-${lang,,}"); done
+newest() { ls "$cache/${1}"_*.deb 2> /dev/null | sort -V | tail -n 1; }
 for pkg in "${packages[@]}"; do
-  if ! ls "$cache/${pkg}"_*.deb > /dev/null 2>&1; then
+  deb=$(newest "$pkg")
+  if [ -n "$deb" ] && ! dpkg-deb --fsys-tarfile "$deb" > /dev/null 2>&1; then
+    log "removing $deb: not a whole package (an interrupted download?)"
+    rm -f "$deb"
+  fi
+  if [ -z "$(newest "$pkg")" ]; then
     log "downloading $pkg"
     if ! download "$pkg"; then
       # stale or missing package lists: root updates them once and tries again
@@ -71,11 +77,11 @@ for pkg in "${packages[@]}"; do
       fi
     fi
   fi
-  if [ ! -f "$tree/.extracted.$pkg" ]; then
-    log "extracting $pkg"
-    deb=$(ls "$cache/${pkg}"_*.deb | sort | tail -n 1)
+  deb=$(newest "$pkg")
+  if [ ! -f "$tree/.extracted.$(basename "$deb")" ]; then
+    log "extracting $(basename "$deb")"
     dpkg -x "$deb" "$tree"
-    touch "$tree/.extracted.$pkg"
+    touch "$tree/.extracted.$(basename "$deb")"
   fi
 done
 

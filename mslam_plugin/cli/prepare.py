@@ -32,7 +32,12 @@ from . import log_info, print_counts, run
 
 
 def _langs(value: str) -> list[str]:
-    return [x for x in value.split(",") if x]
+    """A comma-separated language list, each language once (the first spelling kept)."""
+    seen: dict[str, str] = {}
+    for x in value.split(","):
+        if x:
+            seen.setdefault(x.lower(), x)
+    return list(seen.values())
 
 
 def _parser(module, langs: str, root: str | None = None, *, workers: bool = False,
