@@ -15,8 +15,8 @@
 #     bilingual units of each language (~15 min)
 #   2 the fine-tuning subset (--ft-langs)          3 pre-training, variants a b c (~25 min each)
 #   4 retrieval + language-ID probes (~4 min each) 5 ASR (~8 min a run)
-#   6 ST from speech, and the blind control (~10 min a run)
-#   7 ST from speech + text, variants a b         8 the same, variants c d (~17 min a run)
+#   6 ST from speech, and the blind control (~20 min a run)
+#   7 ST from speech + text, variants a b         8 the same, variants c d (~35 min a run)
 #   9 results: EXP/results/summary.json (examples/ablation/report.py)
 # Each run writes EXP/results/<task>_<variant>_s<seed>.json. --pretrain-exp DIR takes the
 # pre-trained variants (stage 3) and probes (stage 4) from another experiment directory, so a
@@ -34,7 +34,7 @@ pre_seed=1
 ft_langs=de,fr,es
 pre_updates=1000
 asr_updates=500   # ~0.8 epochs of the fine-tuning subset
-st_updates=640    # ~2 epochs
+st_updates=1280   # ~4 epochs (2 epochs measured the blind floor: docs/ablation.md)
 pre_exp=""
 corpus_args="--langs all --bilingual --train-units 534 --dev-units 40 --test-units 100"
 while [ $# -gt 0 ]; do
