@@ -234,9 +234,9 @@ def markdown(table: dict) -> str:
 def plot(table: dict, path: Path) -> None:
     import logging
 
-    import matplotlib
     # importing fairseq (read_tsv) leaves the root logger at DEBUG: no font-search lines
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
