@@ -150,3 +150,21 @@ def test_bad_variant_and_missing_prerequisite_fail_with_a_message(tmp_path):
     assert bad.returncode == 2 and "unknown variant: e" in bad.stderr
     probe_d = _run(*common, "--stage", "4", "--stop-stage", "4", "--variants", "d")
     assert probe_d.returncode == 1 and "needs one pre-trained variant" in probe_d.stderr
+
+
+def test_output_stats_count_distinct_and_verbatim_outputs(tmp_path):
+    outputs = {("st", "a", 1): ["Open the file.", "Open the file.", "Close it now."],
+               ("st_text", "c", 2): ["x", "y", "z"], ("asr", "a", 1): None}
+    runs = {}
+    for (task, variant, seed), hyps in outputs.items():
+        runs.setdefault((task, variant), {})[seed] = {}
+        if hyps is None:
+            continue
+        decode = tmp_path / f"{task}_{variant}_s{seed}" / "decode"
+        decode.mkdir(parents=True)
+        (decode / "generate-test_st-speech.txt").write_text(
+            "".join(f"S-{i}\tsrc\nD-{i}\t-0.5\t{h}\n" for i, h in enumerate(hyps)))
+    stats = report.output_stats(tmp_path, runs, 3, {"Open the file.", "y"})
+    assert stats == [
+        {"task": "st", "variant": "a", "seed": 1, "distinct": 2, "verbatim": 2, "n": 3},
+        {"task": "st_text", "variant": "c", "seed": 2, "distinct": 3, "verbatim": 1, "n": 3}]

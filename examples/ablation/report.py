@@ -87,6 +87,24 @@ def hypotheses(exp: Path, task: str, variant: str, seed: int, n: int):
     return [hyps.get(i, "") for i in range(n)] if len(hyps) == n else None
 
 
+def output_stats(exp: Path, runs: dict, n: int, train_targets: set[str]) -> list[dict]:
+    """Per ST run (speech input): how many distinct translations its ``n`` test outputs
+    hold and how many are a training target word for word. A blind decoder gives one
+    output; a model that retrieves training sentences by the speech gives many, nearly
+    all verbatim; one that translates gives many, few verbatim."""
+    out = []
+    for (task, variant), seeds in sorted(runs.items()):
+        if not task.startswith("st"):
+            continue
+        for seed in sorted(seeds):
+            hyps = hypotheses(exp, task, variant, seed, n)
+            if hyps is not None:
+                out.append({"task": task, "variant": variant, "seed": seed,
+                            "distinct": len(set(hyps)),
+                            "verbatim": sum(h in train_targets for h in hyps), "n": n})
+    return out
+
+
 def bootstrap(exp: Path, refs: list[str], units: list[str], runs: dict, better: str,
               base: str, task: str, samples: int, seed: int = 12345) -> dict | None:
     """Paired bootstrap (Koehn 2004) over test *units*: a unit's rows (one per language,
@@ -272,23 +290,30 @@ def main(argv=None) -> int:
     table = cells(runs, probes)
     tests = []
     refs = units = None
+    outputs = []
     if args.data is not None and (args.data / "test_st.tsv").is_file():
         from mslam_plugin.data.manifest import read_tsv
         rows = read_tsv(args.data / "test_st.tsv")
         refs = [r["tgt_text"] for r in rows]
         units = [r["id"].rsplit("_", 1)[0] for r in rows]  # UNIT_LANG
+        train = args.data / "train_st.tsv"
+        targets = {r["tgt_text"] for r in read_tsv(train)} if train.is_file() else set()
+        outputs = output_stats(args.exp, runs, len(refs), targets)
     for better, base, task in PAIRS if refs else ():
         t = bootstrap(args.exp, refs, units, runs, better, base, task, args.samples)
         if t:
             tests.append(t)
     summary = {"table": table, "bootstrap": tests, "findings": findings(table, tests),
-               "variants": VARIANTS}
+               "outputs": outputs, "variants": VARIANTS}
     (res / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (res / "table.md").write_text(markdown(table))
     plot(table, res / "ablation.png")
     print(markdown(table))
     for f in summary["findings"]:
         print(f"- {f['finding']}: {f['status']} ({f['numbers']})")
+    for o in outputs:
+        print(f"- {o['task']} {o['variant']} seed {o['seed']}: {o['distinct']} distinct outputs, "
+              f"{o['verbatim']} of {o['n']} a training target word for word")
     return 0
 
 
