@@ -10,6 +10,7 @@ Writes EXP/results/summary.json, EXP/results/table.md and EXP/results/ablation.p
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import statistics
@@ -77,6 +78,7 @@ def cells(runs: dict, probes: dict) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=None)  # read once for the output counts and the bootstrap
 def hypotheses(exp: Path, task: str, variant: str, seed: int, n: int):
     from mslam_plugin.scoring.metrics import read_generate_output
 

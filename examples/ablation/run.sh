@@ -71,24 +71,23 @@ start=$SECONDS
 
 # a rerun resumes only runs made by the same recipe (options that change the models)
 recipe="ablation-v1 pre $pre_updates seed $pre_seed asr $asr_updates st $st_updates ft $ft_langs"
-pexp=${pre_exp:-$exp}  # where the pre-trained variants and their probes live
+pexp=$exp  # where the pre-trained variants and their probes live
 if [ -n "$pre_exp" ]; then
   # an existing experiment of the same pre-training, corpus and fine-tuning languages (its
   # probes measure those languages); its own runs stamped it
-  pre_exp=$(cd "$pre_exp" 2> /dev/null && pwd) || {
-    echo "error: --pretrain-exp $pexp does not exist: run stages 3-4 there first" >&2; exit 2; }
-  pexp=$pre_exp
-  recipe="$recipe pretrain-exp $pre_exp"
+  pexp=$(cd "$pre_exp" 2> /dev/null && pwd) || {
+    echo "error: --pretrain-exp $pre_exp does not exist: run stages 3-4 there first" >&2; exit 2; }
+  recipe="$recipe pretrain-exp $pexp"
   pre_recipe="ablation-v1 pre $pre_updates seed $pre_seed "
-  pre_ft=$(sed -n 's/.* ft \([^ ]*\).*/\1/p' "$pre_exp/.recipe" 2> /dev/null || true)
-  if [ "$(head -c ${#pre_recipe} "$pre_exp/.recipe" 2> /dev/null)" != "$pre_recipe" ] \
+  pre_ft=$(sed -n 's/.* ft \([^ ]*\).*/\1/p' "$pexp/.recipe" 2> /dev/null || true)
+  if [ "$(head -c ${#pre_recipe} "$pexp/.recipe" 2> /dev/null)" != "$pre_recipe" ] \
       || [ "$pre_ft" != "$ft_langs" ]; then
-    echo "error: $pre_exp was not pre-trained by this recipe ('$(cat "$pre_exp/.recipe" 2> /dev/null)';" \
+    echo "error: $pexp was not pre-trained by this recipe ('$(cat "$pexp/.recipe" 2> /dev/null)';" \
          "this one: --pretrain-updates $pre_updates --pretrain-seed $pre_seed --ft-langs $ft_langs)" >&2
     exit 2
   fi
-  if [ -f "$data/.options" ] && [ "$(cat "$pre_exp/.corpus" 2> /dev/null)" != "$(cat "$data/.options")" ]; then
-    echo "error: $pre_exp holds models of another corpus than $data" >&2
+  if [ -f "$data/.options" ] && [ "$(cat "$pexp/.corpus" 2> /dev/null)" != "$(cat "$data/.options")" ]; then
+    echo "error: $pexp holds models of another corpus than $data" >&2
     exit 2
   fi
 fi

@@ -71,14 +71,9 @@ def package_name(lang: str) -> str:
     return PACKAGE.format(lang.lower())
 
 
-def clean(text: str) -> str:
-    """NFC, whitespace runs (non-breaking spaces included) collapsed to one space."""
-    return normalize_for_scoring(text)
-
-
 def exclude_key(text: str) -> str:
-    """What a sentence is compared with the exclude set as: cleaned and case-folded."""
-    return clean(text).casefold()
+    """What a sentence is compared with the exclude set as: normalised, case-folded."""
+    return normalize_for_scoring(text).casefold()
 
 
 def is_code_like(text: str) -> bool:
@@ -123,7 +118,8 @@ class _Paragraphs(HTMLParser):
         if not self._stack:
             self._seen[self._id] += 1
             n = self._seen[self._id]
-            self.paragraphs[self._id if n == 1 else f"{self._id}#{n}"] = clean("".join(self._parts))
+            self.paragraphs[self._id if n == 1 else f"{self._id}#{n}"] = normalize_for_scoring(
+                "".join(self._parts))
             self._id = None
 
     def handle_data(self, data):
@@ -182,7 +178,7 @@ class Pair:
 
 def reason(en: str, text: str, exclude: set[str], min_chars: int = MIN_CHARS,
            max_chars: int = MAX_CHARS, max_ratio: float = MAX_LENGTH_RATIO) -> str | None:
-    """Why a pair of cleaned paragraphs is dropped (None: it is kept), duplicates aside."""
+    """Why a pair of normalised paragraphs is dropped (None: it is kept), duplicates aside."""
     if not en or not text:
         return "empty"
     if text == en:
