@@ -209,6 +209,21 @@ def test_fine_tune_from_pretraining_speech_and_text_then_decode_both_modalities(
         assert re.search(r"BLEU = [0-9.]+", gen)
 
 
+@pytest.mark.slow
+def test_text_only_training_on_an_mt_split(tiny_corpus, tmp_path):
+    """--source-modality text trains on an MT split (not named train*: fairseq's rule for
+    speech splits) and validates on another; a speech split keeps fairseq's rule."""
+    args = [tiny_corpus, *COMMON, "--task", "mslam_speech_translation", "--config-yaml",
+            "config_st.yaml", "--arch", "mslam_st_tiny", "--criterion",
+            "label_smoothed_cross_entropy", "--max-tokens", "4000", "--log-interval", "1",
+            "--log-format", "simple", "--save-dir", tmp_path / "mt", "--train-subset", "mt_train"]
+    out = _run("fairseq-train", *args, "--source-modality", "text")
+    assert re.search(r"num_updates=2\b", out) and "done training" in out
+    proc = subprocess.run([str(BIN / "fairseq-train"), *map(str, args)], capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode != 0 and 'named like "train*"' in proc.stderr
+
+
 def _fairseq_covost_dir(corpus: Path, root: Path) -> None:
     """A CoVoST 2 fr->en directory exactly as fairseq's examples/speech_to_text/
     prep_covost_data.py writes it: ``fr/`` with fbank80.zip, ``{split}_st_fr_en.tsv`` (id,

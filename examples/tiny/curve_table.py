@@ -1,6 +1,6 @@
 """Table and plot of a learning curve (examples/tiny/learning_curve.sh): per evaluated
-epoch and variant (the real model, the blind control, ...), test BLEU and chrF for ST,
-greedy WER and CER for ASR.
+epoch and variant (the real model, the blind control, ...), test BLEU and chrF for ST
+(from speech, and from text), greedy WER and CER for ASR.
 
 usage: python examples/tiny/curve_table.py EXP VARIANT [VARIANT ...]
 Writes EXP/curve.json and EXP/curve.png (test metrics per epoch), EXP/dev.png (every
@@ -16,6 +16,7 @@ from pathlib import Path
 
 # score file -> {metric in its "all" entry: name in the table}
 SCORES = {"scores-test_st-speech.json": {"bleu": "bleu", "chrf": "chrf"},
+          "scores-test_st-text.json": {"bleu": "text_bleu", "chrf": "text_chrf"},
           "scores-test_st-ctc.json": {"cer": "source_ctc_cer"},  # python -m mslam_plugin.decode_ctc
           "scores-paired_test-greedy.json": {"wer": "wer", "cer": "cer"}}
 

@@ -65,6 +65,19 @@ class MSLAMSpeechTranslationTask(EncoderSensitivityMixin, SpeechToTextTask):
                             help="warn when the encoder output's variation over time on the "
                                  "validation set (enc_variation) falls below this")
 
+    @classmethod
+    def setup_task(cls, args, **kwargs):
+        """fairseq requires training splits named ``train*`` (the name decides speech
+        augmentation). Text sources have no audio to augment, so with
+        ``--source-modality text`` any split trains, e.g. ``--train-subset mt_train``."""
+        if getattr(args, "source_modality", "speech") != "text":
+            return super().setup_task(args, **kwargs)
+        subsets, args.train_subset = getattr(args, "train_subset", None), None
+        try:
+            return super().setup_task(args, **kwargs)
+        finally:
+            args.train_subset = subsets
+
     def __init__(self, args, tgt_dict):
         super().__init__(args, tgt_dict)
         path = vocabulary_path(args.char_vocab, args.data)
