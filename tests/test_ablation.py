@@ -168,3 +168,20 @@ def test_output_stats_count_distinct_and_verbatim_outputs(tmp_path):
     assert stats == [
         {"task": "st", "variant": "a", "seed": 1, "distinct": 2, "verbatim": 2, "n": 3},
         {"task": "st_text", "variant": "c", "seed": 2, "distinct": 3, "verbatim": 1, "n": 3}]
+
+
+def test_last_dev_reads_the_last_validation_of_a_run(tmp_path):
+    run = tmp_path / "st_b_s2"
+    run.mkdir()
+    (run / "train.log").write_text(
+        "2026-01-01 | INFO | dev_st | epoch 001 | valid on 'dev_st' subset | loss 7.1 | "
+        "nll_loss 6.5 | accuracy 12.0 | num_updates 130\n"
+        "2026-01-01 | INFO | train_inner | epoch 002: 25 / 324 loss=6.0, nll_loss=5.0\n"
+        "2026-01-01 | INFO | dev_st | epoch 004 | valid on 'dev_st' subset | loss 6.4 | "
+        "nll_loss 5.71 | enc_pooled_cos -0.08 | accuracy 25.1 | num_updates 1280 | best_loss 6.39\n")
+    dev = report.last_dev(tmp_path, "st", "b", 2)
+    assert dev["nll_loss"] == 5.71 and dev["accuracy"] == 25.1 and dev["num_updates"] == 1280
+    assert dev["enc_pooled_cos"] == -0.08 and dev["best_loss"] == 6.39
+    assert report.last_dev(tmp_path, "st", "b", 3) == {}
+    table = report.cells({("st", "b"): {2: {"dev": dev}}}, {})
+    assert table["b"]["ST dev nll"]["mean"] == 5.71

@@ -26,7 +26,11 @@ CELLS = (("ASR CER", "asr", ("all", "cer")), ("ASR WER", "asr", ("all", "wer")),
          ("ST+text BLEU", "st_text", ("speech", "all", "bleu")),
          ("ST+text chrF", "st_text", ("speech", "all", "chrf")),
          ("zero-shot text BLEU", "st", ("text", "all", "bleu")),
-         ("zero-shot text chrF", "st", ("text", "all", "chrf")))
+         ("zero-shot text chrF", "st", ("text", "all", "chrf")),
+         # teacher-forced, from the run's last validation: separates decoders that BLEU,
+         # at the blind floor, cannot
+         ("ST dev nll", "st", ("dev", "nll_loss")),
+         ("ST+text dev nll", "st_text", ("dev", "nll_loss")))
 PROBES = (("retrieval s->t R@1", ("retrieval_centred", "within_language", "speech_to_text", "r@1")),
           ("retrieval s->t R@5", ("retrieval_centred", "within_language", "speech_to_text", "r@5")),
           ("retrieval t->s R@1", ("retrieval_centred", "within_language", "text_to_speech", "r@1")),
@@ -54,6 +58,17 @@ def read_runs(res: Path) -> dict:
         if m:
             runs.setdefault((m.group(1), m.group(2)), {})[int(m.group(3))] = json.loads(path.read_text())
     return runs
+
+
+def last_dev(exp: Path, task: str, variant: str, seed: int) -> dict[str, float]:
+    """The figures of a run's last validation in its train.log (fairseq-train
+    --log-format simple), e.g. {"nll_loss": 5.62, "accuracy": 24.7, ...}; {} without one."""
+    log = exp / f"{task}_{variant}_s{seed}" / "train.log"
+    valid = [line for line in log.read_text(encoding="utf-8").splitlines()
+             if "valid on" in line] if log.is_file() else []
+    if not valid:
+        return {}
+    return {k: float(v) for k, v in re.findall(r"\| (\w+) (-?[0-9.]+)(?= \||$)", valid[-1])}
 
 
 def mean_sd(values: list[float]) -> dict | None:
@@ -286,6 +301,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     res = args.exp / "results"
     runs = read_runs(res)
+    for (task, variant), seeds in runs.items():
+        for seed, result in seeds.items():
+            result.setdefault("dev", last_dev(args.exp, task, variant, seed))
     probe_dir = args.probes or res
     probes = {v: json.loads((probe_dir / f"probe_{v}.json").read_text())
               for v in VARIANTS if (probe_dir / f"probe_{v}.json").is_file()}
