@@ -14,6 +14,7 @@ import functools
 import json
 import re
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,10 @@ def last_dev(exp: Path, task: str, variant: str, seed: int) -> dict[str, float]:
              if "valid on" in line] if log.is_file() else []
     if not valid:
         return {}
-    return {k: float(v) for k, v in re.findall(r"\| (\w+) (-?[0-9.]+)(?= \||$)", valid[-1])}
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tiny"))
+    from loss_table import fields  # the log-line parser of the tiny recipe's tables
+
+    return {k: float(v) for k, v in fields(valid[-1]).items()}
 
 
 def mean_sd(values: list[float]) -> dict | None:

@@ -50,11 +50,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 recipe=$task
+modality=speech
 source=()
 case "$task" in
   st) scores=scores-test_st-speech.json ;;
   asr) scores=scores-paired_test-greedy.json ;;
-  mt) scores=scores-test_st-text.json recipe=st ctc=(--ctc-weight 0)
+  mt) scores=scores-test_st-text.json recipe=st modality=text ctc=(--ctc-weight 0)
       source=(--source-modality text --train-subset "$mt_subset" --valid-subset mt_dev) ;;
   *) echo "--task st|asr|mt is required" >&2; exit 2 ;;
 esac
@@ -76,13 +77,10 @@ for variant in $variants; do
     if [ -f "$out/$scores" ]; then continue; fi
     log "$variant: decode epoch $e"
     mkdir -p "$out"
-    if [ "$task" = mt ]; then
+    if [ "$recipe" = st ]; then
       bash examples/covost2/decode.sh --data "$data" --checkpoint "$dir/checkpoint$e.pt" \
-        --out "$out" --modality text -- --max-len-a 0.1 --max-len-b 20 | tail -1
-    elif [ "$task" = st ]; then
-      bash examples/covost2/decode.sh --data "$data" --checkpoint "$dir/checkpoint$e.pt" \
-        --out "$out" -- --max-len-a 0.1 --max-len-b 20 | tail -1
-      if [ "$variant" != blind ]; then
+        --out "$out" --modality "$modality" -- --max-len-a 0.1 --max-len-b 20 | tail -1
+      if [ "$task" = st ] && [ "$variant" != blind ]; then
         python -m mslam_plugin.decode_ctc --data "$data" --split test_st \
           --checkpoint "$dir/checkpoint$e.pt" --out "$out" 2> "$out/ctc.log" | grep "| all" \
           || log "$variant: no source CTC transcript ($out/ctc.log)"
