@@ -78,6 +78,7 @@ def test_recipe_runs_every_stage_and_resumes(tiny_corpus, tmp_path):
     assert report.returncode == 0, report.stderr[-3000:]
     table = json.loads((longer / "results" / "summary.json").read_text())["table"]
     assert table["c"]["ST BLEU"]["n"] == 1 and table["c"]["LID accuracy"]["n"] == 1
+    assert table["c"]["ASR CER"]["n"] == 1  # the ASR runs of the pre-training experiment
     wrong = _run(*[a if a != "2" or i != base.index("--pretrain-updates") + 1 else "3"
                    for i, a in enumerate(base)], "--stage", "6")
     assert wrong.returncode == 2 and "not pre-trained by this recipe" in wrong.stderr
@@ -85,6 +86,23 @@ def test_recipe_runs_every_stage_and_resumes(tiny_corpus, tmp_path):
         other_exp = [value if i and base[i - 1] == option else a for i, a in enumerate(base)]
         refused = _run(*other_exp, "--stage", "6")
         assert refused.returncode == 2 and "error:" in refused.stderr, (option, refused.stderr)
+
+
+def test_report_takes_each_task_whole_from_one_experiment(tmp_path):
+    def put(exp, name, bleu):
+        (exp / "results").mkdir(parents=True, exist_ok=True)
+        (exp / "results" / name).write_text(json.dumps({"speech": {"all": {"bleu": bleu}}}))
+
+    longer, pre = tmp_path / "longer", tmp_path / "pre"
+    put(longer, "st_c_s1.json", 3.0)
+    put(pre, "st_c_s1.json", 1.0)  # a shorter ST schedule: never mixed with the longer one
+    put(pre, "st_d_s1.json", 1.0)
+    put(pre, "asr_c_s2.json", 0.0)
+    put(pre, "probe_c.json", 0.0)  # not a run
+    runs, home = report.read_runs([longer, pre])
+    assert set(runs) == {("st", "c"), ("asr", "c")}
+    assert runs["st", "c"][1]["speech"]["all"]["bleu"] == 3.0 and home["st", "c"] == longer
+    assert set(runs["asr", "c"]) == {2} and home["asr", "c"] == pre
 
 
 def test_retrieval_recall_and_language_blocks():
@@ -164,7 +182,7 @@ def test_output_stats_count_distinct_and_verbatim_outputs(tmp_path):
         decode.mkdir(parents=True)
         (decode / "generate-test_st-speech.txt").write_text(
             "".join(f"S-{i}\tsrc\nD-{i}\t-0.5\t{h}\n" for i, h in enumerate(hyps)))
-    stats = report.output_stats(tmp_path, runs, 3, {"Open the file.", "y"})
+    stats = report.output_stats({key: tmp_path for key in runs}, runs, 3, {"Open the file.", "y"})
     assert stats == [
         {"task": "st", "variant": "a", "seed": 1, "distinct": 2, "verbatim": 2, "n": 3},
         {"task": "st_text", "variant": "c", "seed": 2, "distinct": 3, "verbatim": 1, "n": 3}]

@@ -3,8 +3,12 @@ examples/ablation/run.sh): mean and standard deviation over seeds of every cell,
 bootstrap tests on BLEU between pre-training variants, the paper's four findings marked
 from the numbers, a markdown table and a plot.
 
-usage: python examples/ablation/report.py --exp EXP [--samples 1000]
+usage: python examples/ablation/report.py --exp EXP [--data FT] [--pretrain-exp PEXP]
+                                          [--samples 1000]
 Writes EXP/results/summary.json, EXP/results/table.md and EXP/results/ablation.png.
+With --pretrain-exp (run.sh's, where the pre-trained variants live), that experiment's
+results supply the probes and every task EXP has no run of (the ASR runs, when EXP
+holds only a longer ST schedule).
 """
 
 from __future__ import annotations
@@ -51,14 +55,25 @@ def dig(d, path):
     return d
 
 
-def read_runs(res: Path) -> dict:
-    """(task, variant) -> {seed: result dict}."""
+def read_runs(exps: list[Path]) -> tuple[dict, dict]:
+    """The result files of the experiments ``exps`` (EXP/results/<task>_<variant>_s<seed>
+    .json): (task, variant) -> {seed: result dict}, and (task, variant) -> the experiment
+    the runs come from. A task is taken whole from the first experiment that has a run of
+    it, so schedules of one task are never mixed."""
     runs: dict = {}
-    for path in sorted(res.glob("*.json")):
-        m = _RUN.match(path.name)
-        if m:
-            runs.setdefault((m.group(1), m.group(2)), {})[int(m.group(3))] = json.loads(path.read_text())
-    return runs
+    home: dict = {}
+    for exp in exps:
+        found: dict = {}
+        for path in sorted((exp / "results").glob("*.json")):
+            m = _RUN.match(path.name)
+            if m:
+                found.setdefault((m.group(1), m.group(2)), {})[int(m.group(3))] = \
+                    json.loads(path.read_text())
+        taken = {task for task, _ in runs}
+        for key, seeds in found.items():
+            if key[0] not in taken:
+                runs[key], home[key] = seeds, exp
+    return runs, home
 
 
 def last_dev(exp: Path, task: str, variant: str, seed: int) -> dict[str, float]:
@@ -108,7 +123,7 @@ def hypotheses(exp: Path, task: str, variant: str, seed: int, n: int):
     return [hyps.get(i, "") for i in range(n)] if len(hyps) == n else None
 
 
-def output_stats(exp: Path, runs: dict, n: int, train_targets: set[str]) -> list[dict]:
+def output_stats(home: dict, runs: dict, n: int, train_targets: set[str]) -> list[dict]:
     """Per ST run (speech input): how many distinct translations its ``n`` test outputs
     hold and how many are a training target word for word. A blind decoder gives one
     output; a model that retrieves training sentences by the speech gives many, nearly
@@ -118,7 +133,7 @@ def output_stats(exp: Path, runs: dict, n: int, train_targets: set[str]) -> list
         if not task.startswith("st"):
             continue
         for seed in sorted(seeds):
-            hyps = hypotheses(exp, task, variant, seed, n)
+            hyps = hypotheses(home[task, variant], task, variant, seed, n)
             if hyps is not None:
                 out.append({"task": task, "variant": variant, "seed": seed,
                             "distinct": len(set(hyps)),
@@ -126,7 +141,7 @@ def output_stats(exp: Path, runs: dict, n: int, train_targets: set[str]) -> list
     return out
 
 
-def bootstrap(exp: Path, refs: list[str], units: list[str], runs: dict, better: str,
+def bootstrap(home: dict, refs: list[str], units: list[str], runs: dict, better: str,
               base: str, task: str, samples: int, seed: int = 12345) -> dict | None:
     """Paired bootstrap (Koehn 2004) over test *units*: a unit's rows (one per language,
     sharing the English reference) are drawn together, and the same draw scores both
@@ -142,7 +157,7 @@ def bootstrap(exp: Path, refs: list[str], units: list[str], runs: dict, better: 
     for v in (better, base):
         per_seed = []
         for s in seeds:
-            hyps = hypotheses(exp, task, v, s, len(refs))
+            hyps = hypotheses(home[task, v], task, v, s, len(refs))
             if hyps is None:
                 return None
             # sacrebleu's own significance module works on these per-sentence statistics
@@ -214,7 +229,8 @@ def findings(table: dict, tests: list[dict]) -> list[dict]:
     d = diff("b", "a", "ST BLEU")
     out.append({"finding": "mSLAM-TLM translates speech worse than speech-only w2v-BERT "
                            "(paper: -1.8 BLEU)",
-                "numbers": f"ST BLEU TLM - w2v-BERT = {d}", "p": p_of("b", "a", "st"),
+                "numbers": f"ST BLEU TLM - w2v-BERT = {d} (p {p_of('b', 'a', 'st')})",
+                "p": p_of("b", "a", "st"),
                 "status": finding(d, spread(("a", "ST BLEU"), ("b", "ST BLEU")), False,
                                   p_of("b", "a", "st"))})
     d = diff("c", "b", "ST BLEU")
@@ -299,16 +315,17 @@ def main(argv=None) -> int:
     p.add_argument("--exp", type=Path, required=True)
     p.add_argument("--data", type=Path, default=None, help="fine-tuning corpus (default: "
                    "read from the experiment's runs)")
-    p.add_argument("--probes", type=Path, default=None, help="directory of the probe_<variant>"
-                   ".json files (default: EXP/results; run.sh --pretrain-exp: that one's)")
+    p.add_argument("--pretrain-exp", type=Path, default=None, help="the experiment of the "
+                   "pre-trained variants (run.sh --pretrain-exp): its probes, and the runs of "
+                   "tasks EXP has none of (default: EXP alone)")
     p.add_argument("--samples", type=int, default=1000)
     args = p.parse_args(argv)
     res = args.exp / "results"
-    runs = read_runs(res)
+    runs, home = read_runs([args.exp] + ([args.pretrain_exp] if args.pretrain_exp else []))
     for (task, variant), seeds in runs.items():
         for seed, result in seeds.items():
-            result.setdefault("dev", last_dev(args.exp, task, variant, seed))
-    probe_dir = args.probes or res
+            result.setdefault("dev", last_dev(home[task, variant], task, variant, seed))
+    probe_dir = (args.pretrain_exp or args.exp) / "results"
     probes = {v: json.loads((probe_dir / f"probe_{v}.json").read_text())
               for v in VARIANTS if (probe_dir / f"probe_{v}.json").is_file()}
     table = cells(runs, probes)
@@ -322,9 +339,9 @@ def main(argv=None) -> int:
         units = [r["id"].rsplit("_", 1)[0] for r in rows]  # UNIT_LANG
         train = args.data / "train_st.tsv"
         targets = {r["tgt_text"] for r in read_tsv(train)} if train.is_file() else set()
-        outputs = output_stats(args.exp, runs, len(refs), targets)
+        outputs = output_stats(home, runs, len(refs), targets)
     for better, base, task in PAIRS if refs else ():
-        t = bootstrap(args.exp, refs, units, runs, better, base, task, args.samples)
+        t = bootstrap(home, refs, units, runs, better, base, task, args.samples)
         if t:
             tests.append(t)
     summary = {"table": table, "bootstrap": tests, "findings": findings(table, tests),

@@ -233,6 +233,6 @@ done
 
 if want 9; then
   log "stage 9: results -> $res/summary.json"
-  python examples/ablation/report.py --exp "$exp" --data "$ft" --probes "$pexp/results"
+  python examples/ablation/report.py --exp "$exp" --data "$ft" --pretrain-exp "$pexp"
 fi
 log "finished in $((SECONDS - start)) s"
