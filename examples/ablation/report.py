@@ -295,13 +295,19 @@ def plot(table: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = ("ASR CER", "ST BLEU", "ST+text BLEU", "zero-shot text chrF")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
+    panels = ("ASR CER", "ST BLEU", "ST chrF", "ST+text BLEU", "zero-shot text chrF")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.2))
     for ax, col in zip(axes, panels):
-        names = [v for v in VARIANTS if table[v].get(col)]
-        means = [table[v][col]["mean"] for v in names]
-        sds = [table[v][col]["sd"] or 0 for v in names]
-        ax.bar(range(len(names)), means, yerr=sds, capsize=4, color="#4c72b0")
+        names = [v for v in "abcd" if table[v].get(col)]
+        for i, v in enumerate(names):  # mean ± sd over seeds, and each seed's figure
+            c = table[v][col]
+            ax.bar(i, c["mean"], yerr=c["sd"] or 0, capsize=4, color="#4c72b0")
+            ax.plot([i] * len(c["values"]), c["values"], "k.", ms=4)
+        if table["blind"].get(col):  # the floor: a decoder that never reads its input
+            ax.axhline(table["blind"][col]["mean"], color="#c44e52", ls="--", label="blind")
+            ax.legend(loc="lower right", fontsize=8)
+        if not names:
+            ax.text(0.5, 0.5, "not run yet", ha="center", transform=ax.transAxes)
         ax.set_xticks(range(len(names)), names)
         ax.set_title(col)
     fig.tight_layout()
