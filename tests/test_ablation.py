@@ -188,6 +188,29 @@ def test_output_stats_count_distinct_and_verbatim_outputs(tmp_path):
         {"task": "st_text", "variant": "c", "seed": 2, "distinct": 3, "verbatim": 1, "n": 3}]
 
 
+def test_bootstrap_tests_differences_and_gains(tmp_path):
+    refs = [f"open the file number {i} now" for i in range(8)] * 2  # two languages a unit
+    units = [f"u{i}" for i in range(8)] * 2
+    good = refs
+    bad = ["close it"] * len(refs)
+    outputs = {("st", "a"): bad, ("st_text", "a"): bad, ("st", "c"): bad, ("st_text", "c"): good}
+    runs, home = {}, {}
+    for (task, variant), hyps in outputs.items():
+        runs[task, variant], home[task, variant] = {1: {}}, tmp_path
+        decode = tmp_path / f"{task}_{variant}_s1" / "decode"
+        decode.mkdir(parents=True)
+        (decode / "generate-test_st-speech.txt").write_text(
+            "".join(f"S-{i}\tsrc\nD-{i}\t-0.5\t{h}\n" for i, h in enumerate(hyps)))
+    tests = report.significance(home, refs, units, runs, samples=200)
+    by = {(t["better"], t["base"], t["task"]): t for t in tests}
+    # text helps c (bad -> perfect) and not a: c's gain leads, in every draw
+    gain = by["c", "a", "text gain"]
+    assert gain["delta_bleu"] > 90 and gain["p"] < 0.01 and gain["units"] == 8
+    assert by["c", "a", "st_text"]["p"] < 0.01  # c beats a after text fine-tuning
+    assert by["c", "a", "st"]["p"] == 1.0  # equal outputs: never better
+    assert ("c", "b", "text gain") not in by  # b has no runs
+
+
 def test_last_dev_reads_the_last_validation_of_a_run(tmp_path):
     run = tmp_path / "st_b_s2"
     run.mkdir()

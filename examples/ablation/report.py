@@ -14,7 +14,6 @@ holds only a longer ST schedule).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
 import statistics
@@ -22,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from bootstrap import hypotheses, significance
 
 VARIANTS = {"a": "w2v-BERT (speech only)", "b": "mSLAM-TLM", "c": "mSLAM-CTC",
             "d": "no pre-training", "blind": "blind decoder (control)"}
@@ -40,10 +40,6 @@ PROBES = (("retrieval s->t R@1", ("retrieval_centred", "within_language", "speec
           ("retrieval s->t R@5", ("retrieval_centred", "within_language", "speech_to_text", "r@5")),
           ("retrieval t->s R@1", ("retrieval_centred", "within_language", "text_to_speech", "r@1")),
           ("LID accuracy", ("lid_accuracy",)))
-# pairs tested by bootstrap: (better?, baseline, task)
-PAIRS = (("b", "a", "st"), ("c", "b", "st"), ("c", "a", "st"), ("c", "d", "st"),
-         ("b", "a", "st_text"), ("c", "b", "st_text"), ("c", "a", "st_text"),
-         ("c", "d", "st_text"))
 _RUN = re.compile(r"^(asr|st|st_text)_(a|b|c|d|blind)_s(\d+)\.json$")
 
 
@@ -112,17 +108,6 @@ def cells(runs: dict, probes: dict) -> dict:
     return out
 
 
-@functools.lru_cache(maxsize=None)  # read once for the output counts and the bootstrap
-def hypotheses(exp: Path, task: str, variant: str, seed: int, n: int):
-    from mslam_plugin.scoring.metrics import read_generate_output
-
-    gen = exp / f"{task}_{variant}_s{seed}" / "decode" / "generate-test_st-speech.txt"
-    if not gen.is_file():
-        return None
-    hyps = read_generate_output(gen)
-    return [hyps.get(i, "") for i in range(n)] if len(hyps) == n else None
-
-
 def output_stats(home: dict, runs: dict, n: int, train_targets: set[str]) -> list[dict]:
     """Per ST run (speech input): how many distinct translations its ``n`` test outputs
     hold and how many are a training target word for word. A blind decoder gives one
@@ -139,49 +124,6 @@ def output_stats(home: dict, runs: dict, n: int, train_targets: set[str]) -> lis
                             "distinct": len(set(hyps)),
                             "verbatim": sum(h in train_targets for h in hyps), "n": n})
     return out
-
-
-def bootstrap(home: dict, refs: list[str], units: list[str], runs: dict, better: str,
-              base: str, task: str, samples: int, seed: int = 12345) -> dict | None:
-    """Paired bootstrap (Koehn 2004) over test *units*: a unit's rows (one per language,
-    sharing the English reference) are drawn together, and the same draw scores both
-    variants; each side's BLEU is the mean over its seeds' corpus BLEU. ``p`` is the share
-    of draws in which ``better`` does not beat ``base`` (< 0.05: better; > 0.95: worse)."""
-    from sacrebleu.metrics import BLEU
-
-    bleu = BLEU()
-    seeds = sorted(set(runs.get((task, better), {})) & set(runs.get((task, base), {})))
-    if not seeds:
-        return None
-    stats = {}
-    for v in (better, base):
-        per_seed = []
-        for s in seeds:
-            hyps = hypotheses(home[task, v], task, v, s, len(refs))
-            if hyps is None:
-                return None
-            # sacrebleu's own significance module works on these per-sentence statistics
-            per_seed.append(np.array(bleu._extract_corpus_statistics(hyps, [refs])))
-        stats[v] = per_seed
-    groups = {}
-    for row, unit in enumerate(units):
-        groups.setdefault(unit, []).append(row)
-    groups = list(groups.values())
-    rng = np.random.default_rng(seed)
-
-    def score(v, idx):
-        return statistics.fmean(bleu._compute_score_from_stats(st[idx].sum(0).tolist()).score
-                                for st in stats[v])
-
-    full = np.arange(len(refs))
-    delta = score(better, full) - score(base, full)
-    worse = 0
-    for _ in range(samples):
-        idx = np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
-        worse += score(better, idx) - score(base, idx) <= 0
-    return {"task": task, "better": better, "base": base, "seeds": seeds,
-            "delta_bleu": round(delta, 2), "p": round((worse + 1) / (samples + 1), 4),
-            "units": len(groups)}
 
 
 def finding(delta: float | None, sd: float | None, expect_positive: bool,
@@ -246,11 +188,14 @@ def findings(table: dict, tests: list[dict]) -> list[dict]:
     gain_sd = {v: spread((v, "ST BLEU"), (v, "ST+text BLEU")) for v in "abc"}
     lead = [None if gain["c"] is None or gain[v] is None else gain["c"] - gain[v] for v in "ab"]
     statuses = [finding(x, None if gain_sd["c"] is None or gain_sd[v] is None
-                        else float(np.hypot(gain_sd["c"], gain_sd[v])), True)
+                        else float(np.hypot(gain_sd["c"], gain_sd[v])), True,
+                        p_of("c", v, "text gain"))
                 for x, v in zip(lead, "ab")]
     out.append({"finding": "speech + text fine-tuning helps mSLAM-CTC most (paper: +1.8, "
                            "against +0.6 for w2v-BERT and +1.2 for mSLAM-TLM)",
-                "numbers": "BLEU gain from text: " + ", ".join(f"{v} {g}" for v, g in gain.items()),
+                "numbers": "BLEU gain from text: " + ", ".join(f"{v} {g}" for v, g in gain.items())
+                           + f" (p of c's lead: over a {p_of('c', 'a', 'text gain')}, over b "
+                           f"{p_of('c', 'b', 'text gain')})",
                 "status": statuses[0] if statuses[0] == statuses[1] else
                 "not run" if "not run" in statuses else "inconclusive"})
     d = diff("c", "a", "ASR CER")
@@ -346,10 +291,8 @@ def main(argv=None) -> int:
         train = args.data / "train_st.tsv"
         targets = {r["tgt_text"] for r in read_tsv(train)} if train.is_file() else set()
         outputs = output_stats(home, runs, len(refs), targets)
-    for better, base, task in PAIRS if refs else ():
-        t = bootstrap(home, refs, units, runs, better, base, task, args.samples)
-        if t:
-            tests.append(t)
+    if refs:
+        tests = significance(home, refs, units, runs, args.samples)
     summary = {"table": table, "bootstrap": tests, "findings": findings(table, tests),
                "outputs": outputs, "variants": VARIANTS}
     (res / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
