@@ -151,13 +151,20 @@ def test_findings_follow_the_numbers():
     noisy = table(tlm=4, ctc=6)
     noisy["c"]["ASR CER"] = cell(33, sd=5)  # 10% worse, within the seeds' spread
     assert report.findings(noisy, [])[3]["status"] == "inconclusive"
+    apart = table(tlm=4, ctc=6)
+    apart["c"]["ASR CER"] = cell(36)  # 20% worse, far beyond the spread
+    assert report.findings(apart, [])[3]["status"] == "not reproduced"
+    one_seed = table(tlm=4, ctc=6)
+    one_seed["b"]["ASR CER"] = cell(30, sd=None)
+    assert report.findings(one_seed, [])[3]["status"] == "inconclusive"
 
 
 @pytest.mark.parametrize("delta,sd,p,status", [
     (1.0, 0.1, None, "reproduced"), (0.1, 0.1, None, "inconclusive"),
     (-1.0, 0.1, None, "not reproduced"), (None, 0.1, None, "not run"),
     (1.0, None, 0.01, "inconclusive"), (1.0, 0.1, 0.01, "reproduced"),
-    (1.0, 0.1, 0.5, "inconclusive"), (-1.0, 0.1, 0.99, "not reproduced")])
+    (1.0, 0.1, 0.5, "inconclusive"), (-1.0, 0.1, 0.99, "not reproduced"),
+    (1.0, 0.1, 0.99, "inconclusive"), (-1.0, 0.1, 0.01, "inconclusive")])  # signs disagree
 def test_finding_thresholds(delta, sd, p, status):
     assert report.finding(delta, sd, True, p) == status
 

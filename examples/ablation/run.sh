@@ -13,8 +13,8 @@
 # Stages (every run resumes from its checkpoint; a finished run or result is skipped):
 #   1 corpus: all 20 voiced languages, every multi-way unit (100 test, 40 dev) and the
 #     bilingual units of each language (~15 min)
-#   2 the fine-tuning subset (--ft-langs)          3 pre-training, variants a b c (~25 min each)
-#   4 retrieval + language-ID probes (~4 min each) 5 ASR (~8 min a run)
+#   2 the fine-tuning subset (--ft-langs)          3 pre-training, variants a b c (~40 min each)
+#   4 retrieval + language-ID probes (~10 min each) 5 ASR (~8 min a run)
 #   6 ST from speech, and the blind control (~20 min a run)
 #   7 ST from speech + text, variants a b         8 the same, variants c d (~35 min a run)
 #   9 results: EXP/results/summary.json (examples/ablation/report.py)
