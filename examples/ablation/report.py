@@ -267,8 +267,9 @@ def plot(table: dict, path: Path) -> None:
             c = table[v][col]
             ax.bar(i, c["mean"], yerr=c["sd"] or 0, capsize=4, color="#4c72b0")
             ax.plot([i] * len(c["values"]), c["values"], "k.", ms=4)
-        if table["blind"].get(col):  # the floor: a decoder that never reads its input
-            ax.axhline(table["blind"][col]["mean"], color="#c44e52", ls="--", label="blind")
+        floor = table["blind"].get(col.replace("ST+text", "ST"))  # no input, no text use
+        if floor:  # the floor: a decoder that never reads its input
+            ax.axhline(floor["mean"], color="#c44e52", ls="--", label="blind")
             ax.legend(loc="lower right", fontsize=8)
         if not names:
             ax.text(0.5, 0.5, "not run yet", ha="center", transform=ax.transAxes)
