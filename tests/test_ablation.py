@@ -177,6 +177,13 @@ def test_bad_variant_and_missing_prerequisite_fail_with_a_message(tmp_path):
     assert probe_d.returncode == 1 and "needs one pre-trained variant" in probe_d.stderr
 
 
+def _write_decode(run: Path, hyps: list[str]) -> None:
+    """A run's speech decode as fairseq-generate writes it."""
+    (run / "decode").mkdir(parents=True)
+    (run / "decode" / "generate-test_st-speech.txt").write_text(
+        "".join(f"S-{i}\tsrc\nD-{i}\t-0.5\t{h}\n" for i, h in enumerate(hyps)))
+
+
 def test_output_stats_count_distinct_and_verbatim_outputs(tmp_path):
     outputs = {("st", "a", 1): ["Open the file.", "Open the file.", "Close it now."],
                ("st_text", "c", 2): ["x", "y", "z"], ("asr", "a", 1): None}
@@ -185,10 +192,7 @@ def test_output_stats_count_distinct_and_verbatim_outputs(tmp_path):
         runs.setdefault((task, variant), {})[seed] = {}
         if hyps is None:
             continue
-        decode = tmp_path / f"{task}_{variant}_s{seed}" / "decode"
-        decode.mkdir(parents=True)
-        (decode / "generate-test_st-speech.txt").write_text(
-            "".join(f"S-{i}\tsrc\nD-{i}\t-0.5\t{h}\n" for i, h in enumerate(hyps)))
+        _write_decode(tmp_path / f"{task}_{variant}_s{seed}", hyps)
     stats = report.output_stats({key: tmp_path for key in runs}, runs, 3, {"Open the file.", "y"})
     assert stats == [
         {"task": "st", "variant": "a", "seed": 1, "distinct": 2, "verbatim": 2, "n": 3},
@@ -204,10 +208,7 @@ def test_bootstrap_tests_differences_and_gains(tmp_path):
     runs, home = {}, {}
     for (task, variant), hyps in outputs.items():
         runs[task, variant], home[task, variant] = {1: {}}, tmp_path
-        decode = tmp_path / f"{task}_{variant}_s1" / "decode"
-        decode.mkdir(parents=True)
-        (decode / "generate-test_st-speech.txt").write_text(
-            "".join(f"S-{i}\tsrc\nD-{i}\t-0.5\t{h}\n" for i, h in enumerate(hyps)))
+        _write_decode(tmp_path / f"{task}_{variant}_s1", hyps)
     tests = report.significance(home, refs, units, runs, samples=200)
     by = {(t["better"], t["base"], t["task"]): t for t in tests}
     # text helps c (bad -> perfect) and not a: c's gain leads, in every draw
