@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "examples" / "ablation"))
 
+import bootstrap  # noqa: E402
 import probe  # noqa: E402
 import report  # noqa: E402
 
@@ -209,7 +210,7 @@ def test_bootstrap_tests_differences_and_gains(tmp_path):
     for (task, variant), hyps in outputs.items():
         runs[task, variant], home[task, variant] = {1: {}}, tmp_path
         _write_decode(tmp_path / f"{task}_{variant}_s1", hyps)
-    tests = report.significance(home, refs, units, runs, samples=200)
+    tests = bootstrap.significance(home, refs, units, runs, samples=200)
     by = {(t["better"], t["base"], t["task"]): t for t in tests}
     # text helps c (bad -> perfect) and not a: c's gain leads, in every draw
     gain = by["c", "a", "text gain"]

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 from bootstrap import hypotheses, significance
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tiny"))
+from loss_table import fields  # noqa: E402  (the tiny recipe's log-line parser)
+
 VARIANTS = {"a": "w2v-BERT (speech only)", "b": "mSLAM-TLM", "c": "mSLAM-CTC",
             "d": "no pre-training", "blind": "blind decoder (control)"}
 # (column, result file prefix, path into the result JSON)
@@ -83,9 +86,6 @@ def last_dev(exp: Path, task: str, variant: str, seed: int) -> dict[str, float]:
              if "valid on" in line] if log.is_file() else []
     if not valid:
         return {}
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tiny"))
-    from loss_table import fields  # the log-line parser of the tiny recipe's tables
-
     return {k: float(v) for k, v in fields(valid[-1]).items()}
 
 
