@@ -17,6 +17,7 @@ sys.path.insert(0, str(REPO / "examples" / "ablation"))
 import bootstrap  # noqa: E402
 import probe  # noqa: E402
 import report  # noqa: E402
+import results  # noqa: E402
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -47,8 +48,9 @@ def test_recipe_runs_every_stage_and_resumes(tiny_corpus, tmp_path):
     # the fine-tuning subset holds only the chosen languages' rows
     langs = {line.split("\t")[6] for line in (data / "ft" / "test_st.tsv").read_text().splitlines()[1:]}
     assert langs == {"de", "ko"}
-    st = json.loads((res / "st_c_s1.json").read_text())
-    assert set(st) == {"speech", "text"} and st["speech"]["all"]["n"] == 2
+    st = json.loads((res / "st_c_s1.json").read_text())  # whole: the report needs no run dir
+    assert set(st) == {"speech", "text", "dev", "translations"} and st["speech"]["all"]["n"] == 2
+    assert len(st["translations"]["speech"]) == 2 and st["dev"]["num_updates"] == 2
     probe_c = json.loads((res / "probe_c.json").read_text())
     assert probe_c["n"] == 2 and probe_c["lid_languages"] == 2
     summary = json.loads((res / "summary.json").read_text())
@@ -179,42 +181,66 @@ def test_bad_variant_and_missing_prerequisite_fail_with_a_message(tmp_path):
 
 
 def _write_decode(run: Path, hyps: list[str]) -> None:
-    """A run's speech decode as fairseq-generate writes it."""
+    """A run's speech decode as fairseq-generate and the scorer write it."""
     (run / "decode").mkdir(parents=True)
     (run / "decode" / "generate-test_st-speech.txt").write_text(
-        "".join(f"S-{i}\tsrc\nD-{i}\t-0.5\t{h}\n" for i, h in enumerate(hyps)))
+        "".join(f"S-{i}\tsrc\nD-{i}\t-0.5\t{hyps[i]}\n" for i in reversed(range(len(hyps)))))
+    (run / "decode" / "scores-test_st-speech.json").write_text(
+        json.dumps({"all": {"bleu": 1.0, "chrf": 2.0, "n": len(hyps)}}))
 
 
-def test_output_stats_count_distinct_and_verbatim_outputs(tmp_path):
-    outputs = {("st", "a", 1): ["Open the file.", "Open the file.", "Close it now."],
-               ("st_text", "c", 2): ["x", "y", "z"], ("asr", "a", 1): None}
+def test_result_file_holds_scores_dev_figures_and_translations(tmp_path):
+    run = tmp_path / "st_c_s2"
+    _write_decode(run, ["Open the file.", "Close it."])
+    (run / "train.log").write_text("x | valid on 'dev_st' subset | nll_loss 5.5 | num_updates 8\n")
+    out = tmp_path / "st_c_s2.json"
+    assert results.main([str(run), str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["translations"] == {"speech": ["Open the file.", "Close it."]}  # test order
+    assert result["dev"] == {"nll_loss": 5.5, "num_updates": 8} and "text" not in result
+    assert results.translations(result, 2) and results.translations(result, 3) is None
+    (run / "decode" / "generate-test_st-speech.txt").write_text("D-1\t-0.5\tClose it.\n")
+    assert results.decoded(run) is None  # an interrupted decode: no translations
+    empty = tmp_path / "st_d_s1"
+    empty.mkdir()
+    assert results.main([str(empty), str(tmp_path / "x.json")]) == 1
+
+
+def _runs(outputs: dict) -> dict:
+    """(task, variant, seed) -> translations (None: a result without them) as the report
+    reads result files."""
     runs = {}
     for (task, variant, seed), hyps in outputs.items():
-        runs.setdefault((task, variant), {})[seed] = {}
-        if hyps is None:
-            continue
-        _write_decode(tmp_path / f"{task}_{variant}_s{seed}", hyps)
-    stats = report.output_stats({key: tmp_path for key in runs}, runs, 3, {"Open the file.", "y"})
+        runs.setdefault((task, variant), {})[seed] = (
+            {} if hyps is None else {"translations": {"speech": hyps}})
+    return runs
+
+
+def test_output_stats_count_distinct_and_verbatim_outputs():
+    runs = _runs({("st", "a", 1): ["Open the file.", "Open the file.", "Close it now."],
+                  ("st_text", "c", 2): ["x", "y", "z"], ("asr", "a", 1): None,
+                  ("st", "b", 1): None})
+    stats = report.output_stats(runs, 3, {"Open the file.", "y"})
     assert stats == [
         {"task": "st", "variant": "a", "seed": 1, "distinct": 2, "verbatim": 2, "n": 3},
         {"task": "st_text", "variant": "c", "seed": 2, "distinct": 3, "verbatim": 1, "n": 3}]
 
 
-def test_bootstrap_tests_differences_and_gains(tmp_path):
+def test_bootstrap_tests_differences_and_gains():
     refs = [f"open the file number {i} now" for i in range(8)] * 2  # two languages a unit
     units = [f"u{i}" for i in range(8)] * 2
     good = refs
     bad = ["close it"] * len(refs)
     outputs = {("st", "a"): bad, ("st_text", "a"): bad, ("st", "c"): bad, ("st_text", "c"): good}
-    runs, home = {}, {}
-    for (task, variant), hyps in outputs.items():
-        runs[task, variant], home[task, variant] = {1: {}}, tmp_path
-        _write_decode(tmp_path / f"{task}_{variant}_s1", hyps)
-    tests = bootstrap.significance(home, refs, units, runs, samples=200)
+    runs = _runs({(task, v, 2): hyps for (task, v), hyps in outputs.items()})
+    for task, v in outputs:  # seed 1 without translations (an earlier recipe's result)
+        runs[task, v][1] = {}
+    tests = bootstrap.significance(refs, units, runs, samples=200)
     by = {(t["better"], t["base"], t["task"]): t for t in tests}
     # text helps c (bad -> perfect) and not a: c's gain leads, in every draw
     gain = by["c", "a", "text gain"]
     assert gain["delta_bleu"] > 90 and gain["p"] < 0.01 and gain["units"] == 8
+    assert gain["seeds"] == [2]  # the seeds whose translations every term has
     assert by["c", "a", "st_text"]["p"] < 0.01  # c beats a after text fine-tuning
     assert by["c", "a", "st"]["p"] == 1.0  # equal outputs: never better
     assert ("c", "b", "text gain") not in by  # b has no runs
@@ -229,9 +255,9 @@ def test_last_dev_reads_the_last_validation_of_a_run(tmp_path):
         "2026-01-01 | INFO | train_inner | epoch 002: 25 / 324 loss=6.0, nll_loss=5.0\n"
         "2026-01-01 | INFO | dev_st | epoch 004 | valid on 'dev_st' subset | loss 6.4 | "
         "nll_loss 5.71 | enc_pooled_cos -0.08 | accuracy 25.1 | num_updates 1280 | best_loss 6.39\n")
-    dev = report.last_dev(tmp_path, "st", "b", 2)
+    dev = results.last_dev(run)
     assert dev["nll_loss"] == 5.71 and dev["accuracy"] == 25.1 and dev["num_updates"] == 1280
     assert dev["enc_pooled_cos"] == -0.08 and dev["best_loss"] == 6.39
-    assert report.last_dev(tmp_path, "st", "b", 3) == {}
+    assert results.last_dev(tmp_path / "st_b_s3") == {}
     table = report.cells({("st", "b"): {2: {"dev": dev}}}, {})
     assert table["b"]["ST dev nll"]["mean"] == 5.71

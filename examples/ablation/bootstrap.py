@@ -4,11 +4,10 @@ and a difference between two variants' gains from speech + text fine-tuning."""
 
 from __future__ import annotations
 
-import functools
 import statistics
-from pathlib import Path
 
 import numpy as np
+from results import translations
 
 # pairs tested by bootstrap: (better?, baseline, task)
 PAIRS = (("b", "a", "st"), ("c", "b", "st"), ("c", "a", "st"), ("c", "d", "st"),
@@ -18,41 +17,30 @@ PAIRS = (("b", "a", "st"), ("c", "b", "st"), ("c", "a", "st"), ("c", "d", "st"),
 GAINS = ("a", "b")
 
 
-@functools.lru_cache(maxsize=None)  # read once for the output counts and the bootstrap
-def hypotheses(exp: Path, task: str, variant: str, seed: int, n: int) -> list[str] | None:
-    """The ``n`` translations of a run's speech input (EXP/<task>_<variant>_s<seed>/decode),
-    in test-set order; None where the run has no complete decode."""
-    from mslam_plugin.scoring.metrics import read_generate_output
-
-    gen = exp / f"{task}_{variant}_s{seed}" / "decode" / "generate-test_st-speech.txt"
-    if not gen.is_file():
-        return None
-    hyps = read_generate_output(gen)
-    return [hyps.get(i, "") for i in range(n)] if len(hyps) == n else None
-
-
-def bootstrap(home: dict, refs: list[str], units: list[str], runs: dict,
+def bootstrap(refs: list[str], units: list[str], runs: dict,
               terms: list[tuple[int, str, str]], samples: int, seed: int = 12345) -> dict | None:
     """Paired bootstrap (Koehn 2004) over test *units* of a signed sum of BLEU scores:
     ``terms`` (sign, task, variant), e.g. [(1, "st", "c"), (-1, "st", "b")] for c - b, or
     the difference of two variants' gains from text fine-tuning. A unit's rows (one per
     language, sharing the English reference) are drawn together, and the same draw scores
-    every term; a term's BLEU is the mean over its seeds' corpus BLEU, on the seeds every
-    term has. ``p`` is the share of draws in which the sum is not positive (< 0.05: it
+    every term; a term's BLEU is the mean over its seeds' corpus BLEU, on the seeds whose
+    translations every term has (``runs``: (task, variant) -> {seed: result}, results as
+    examples/ablation/results.py writes them). ``p`` is the share of draws in which the sum is not positive (< 0.05: it
     is; > 0.95: it is negative)."""
     from sacrebleu.metrics import BLEU
 
     bleu = BLEU()
-    seeds = sorted(set.intersection(*(set(runs.get((task, v), {})) for _, task, v in terms)))
+    n = len(refs)
+    seeds = sorted(set.intersection(*({s for s, r in runs.get((task, v), {}).items()
+                                       if translations(r, n) is not None}
+                                      for _, task, v in terms)))
     if not seeds:
         return None
     stats = []
     for sign, task, v in terms:
         per_seed = []
         for s in seeds:
-            hyps = hypotheses(home[task, v], task, v, s, len(refs))
-            if hyps is None:
-                return None
+            hyps = translations(runs[task, v][s], n)
             # sacrebleu's own significance module works on these per-sentence statistics
             per_seed.append(np.array(bleu._extract_corpus_statistics(hyps, [refs])))
         stats.append((sign, per_seed))
@@ -76,19 +64,18 @@ def bootstrap(home: dict, refs: list[str], units: list[str], runs: dict,
             "p": round((worse + 1) / (samples + 1), 4), "units": len(groups)}
 
 
-def significance(home: dict, refs: list[str], units: list[str], runs: dict,
-                 samples: int) -> list[dict]:
+def significance(refs: list[str], units: list[str], runs: dict, samples: int) -> list[dict]:
     """The bootstrap tests the findings use: each pair of PAIRS (better - base on one
     task), and mSLAM-CTC's gain from text fine-tuning against each other variant's
     (c's (ST+text - ST) minus the other's)."""
     tests = []
     for better, base, task in PAIRS:
-        t = bootstrap(home, refs, units, runs, [(1, task, better), (-1, task, base)], samples)
+        t = bootstrap(refs, units, runs, [(1, task, better), (-1, task, base)], samples)
         if t:
             tests.append(dict(t, better=better, base=base, task=task))
     for other in GAINS:
         terms = [(1, "st_text", "c"), (-1, "st", "c"), (-1, "st_text", other), (1, "st", other)]
-        t = bootstrap(home, refs, units, runs, terms, samples)
+        t = bootstrap(refs, units, runs, terms, samples)
         if t:
             tests.append(dict(t, better="c", base=other, task="text gain"))
     return tests

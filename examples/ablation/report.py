@@ -17,14 +17,11 @@ import argparse
 import json
 import re
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
-from bootstrap import hypotheses, significance
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tiny"))
-from loss_table import fields  # noqa: E402  (the tiny recipe's log-line parser)
+from bootstrap import significance
+from results import decoded, last_dev, translations
 
 VARIANTS = {"a": "w2v-BERT (speech only)", "b": "mSLAM-TLM", "c": "mSLAM-CTC",
             "d": "no pre-training", "blind": "blind decoder (control)"}
@@ -78,17 +75,6 @@ def read_runs(exps: list[Path]) -> tuple[dict, dict]:
     return runs, home
 
 
-def last_dev(exp: Path, task: str, variant: str, seed: int) -> dict[str, float]:
-    """The figures of a run's last validation in its train.log (fairseq-train
-    --log-format simple), e.g. {"nll_loss": 5.62, "accuracy": 24.7, ...}; {} without one."""
-    log = exp / f"{task}_{variant}_s{seed}" / "train.log"
-    valid = [line for line in log.read_text(encoding="utf-8").splitlines()
-             if "valid on" in line] if log.is_file() else []
-    if not valid:
-        return {}
-    return {k: float(v) for k, v in fields(valid[-1]).items()}
-
-
 def mean_sd(values: list[float]) -> dict | None:
     if not values:
         return None
@@ -111,7 +97,7 @@ def cells(runs: dict, probes: dict) -> dict:
     return out
 
 
-def output_stats(home: dict, runs: dict, n: int, train_targets: set[str]) -> list[dict]:
+def output_stats(runs: dict, n: int, train_targets: set[str]) -> list[dict]:
     """Per ST run (speech input): how many distinct translations its ``n`` test outputs
     hold and how many are a training target word for word. A blind decoder gives one
     output; a model that retrieves training sentences by the speech gives many, nearly
@@ -121,7 +107,7 @@ def output_stats(home: dict, runs: dict, n: int, train_targets: set[str]) -> lis
         if not task.startswith("st"):
             continue
         for seed in sorted(seeds):
-            hyps = hypotheses(home[task, variant], task, variant, seed, n)
+            hyps = translations(seeds[seed], n)
             if hyps is not None:
                 out.append({"task": task, "variant": variant, "seed": seed,
                             "distinct": len(set(hyps)),
@@ -294,8 +280,13 @@ def main(argv=None) -> int:
     res = args.exp / "results"
     runs, home = read_runs([args.exp] + ([args.pretrain_exp] if args.pretrain_exp else []))
     for (task, variant), seeds in runs.items():
-        for seed, result in seeds.items():
-            result.setdefault("dev", last_dev(home[task, variant], task, variant, seed))
+        for seed, result in seeds.items():  # result files of an earlier recipe: from the run
+            run = home[task, variant] / f"{task}_{variant}_s{seed}"
+            result.setdefault("dev", last_dev(run))
+            if task.startswith("st") and "translations" not in result:
+                hyps = decoded(run)
+                if hyps is not None:
+                    result["translations"] = {"speech": hyps}
     probe_dir = (args.pretrain_exp or args.exp) / "results"
     probes = {v: json.loads((probe_dir / f"probe_{v}.json").read_text())
               for v in VARIANTS if (probe_dir / f"probe_{v}.json").is_file()}
@@ -310,9 +301,9 @@ def main(argv=None) -> int:
         units = [r["id"].rsplit("_", 1)[0] for r in rows]  # UNIT_LANG
         train = args.data / "train_st.tsv"
         targets = {r["tgt_text"] for r in read_tsv(train)} if train.is_file() else set()
-        outputs = output_stats(home, runs, len(refs), targets)
+        outputs = output_stats(runs, len(refs), targets)
     if refs:
-        tests = significance(home, refs, units, runs, args.samples)
+        tests = significance(refs, units, runs, args.samples)
     summary = {"table": table, "bootstrap": tests, "findings": findings(table, tests),
                "outputs": outputs, "variants": VARIANTS}
     (res / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

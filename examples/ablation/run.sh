@@ -162,18 +162,6 @@ if want 4; then
   done
 fi
 
-# scores of a decode directory -> one result file: speech (and zero-shot text) ST
-st_result() {
-  python - "$1" "$2" <<'EOF'
-import json, sys
-from pathlib import Path
-decode, out = Path(sys.argv[1]), Path(sys.argv[2])
-result = {m: json.loads((decode / f"scores-test_st-{m}.json").read_text())
-          for m in ("speech", "text") if (decode / f"scores-test_st-{m}.json").is_file()}
-out.write_text(json.dumps(result, indent=1) + "\n")
-EOF
-}
-
 finetune_st() {  # variant seed name [finetune_st.sh flags]
   local v=$1 s=$2 name=$3; shift 3
   local dir="$exp/${name}_${v}_s$s" out="$res/${name}_${v}_s$s.json"
@@ -188,7 +176,7 @@ finetune_st() {  # variant seed name [finetune_st.sh flags]
     bash examples/covost2/decode.sh --data "$ft" --checkpoint "$dir/checkpoint_last.pt" \
       --out "$dir/decode" --modality "$modality" -- --max-len-a 0.1 --max-len-b 20 > /dev/null
   done
-  st_result "$dir/decode" "$out"
+  python examples/ablation/results.py "$dir" "$out"  # scores, dev figures, translations
 }
 
 if want 5; then
