@@ -16,6 +16,7 @@ sys.path.insert(0, str(REPO / "examples" / "ablation"))
 
 import bootstrap  # noqa: E402
 import probe  # noqa: E402
+import release  # noqa: E402
 import report  # noqa: E402
 import results  # noqa: E402
 
@@ -261,3 +262,26 @@ def test_last_dev_reads_the_last_validation_of_a_run(tmp_path):
     assert results.last_dev(tmp_path / "st_b_s3") == {}
     table = report.cells({("st", "b"): {2: {"dev": dev}}}, {})
     assert table["b"]["ST dev nll"]["mean"] == 5.71
+
+
+def test_release_keeps_weights_in_half_precision_and_drops_the_optimizer(tmp_path):
+    import torch
+
+    state = {"cfg": {"model": {"_name": "mslam_tiny"}}, "args": None,
+             "model": {"w": torch.tensor([0.1, -2.5]), "n": torch.tensor([3])},
+             "optimizer_history": [{"num_updates": 7}], "extra_state": {},
+             "last_optimizer_state": {"state": {0: torch.zeros(1000)}}}
+    torch.save(state, tmp_path / "full.pt")
+    assert release.main([str(tmp_path / "full.pt"), str(tmp_path / "out.pt")]) == 0
+    out = torch.load(tmp_path / "out.pt", weights_only=False)
+    assert "last_optimizer_state" not in out and out["optimizer_history"][0]["num_updates"] == 7
+    assert out["model"]["w"].dtype == torch.float16 and out["model"]["n"].dtype == torch.int64
+    assert torch.allclose(out["model"]["w"].float(), state["model"]["w"], rtol=1e-3)
+    trained = subprocess.run([sys.executable, str(REPO / "examples/tiny/trained.py"),
+                              str(tmp_path / "out.pt"), "7"], check=False)
+    assert trained.returncode == 0  # the recipe still sees a finished pre-training
+    torch.save({"model": {}}, tmp_path / "bare.pt")
+    assert release.main([str(tmp_path / "bare.pt"), str(tmp_path / "x.pt")]) == 1
+    assert release.main([str(tmp_path / "none.pt"), str(tmp_path / "x.pt")]) == 1
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    assert release.main([str(tmp_path / "text.pt"), str(tmp_path / "x.pt")]) == 1
