@@ -9,6 +9,7 @@ usage: python examples/ablation/release.py CHECKPOINT OUT
 
 from __future__ import annotations
 
+import argparse
 import pickle
 import sys
 from pathlib import Path
@@ -31,11 +32,12 @@ def release(state: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    src, out = Path(argv[0]), Path(argv[1])
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path, help="a pre-training checkpoint")
+    p.add_argument("out", type=Path, help="the released file to write")
+    args = p.parse_args(argv)
+    src, out = args.checkpoint, args.out
     try:
         state = release(torch.load(src, map_location="cpu", weights_only=False))
     except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as e:

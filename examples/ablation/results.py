@@ -11,6 +11,7 @@ RUN_DIR/decode)
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -68,11 +69,12 @@ def translations(result: dict, n: int) -> list[str] | None:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    run, out = Path(argv[0]), Path(argv[1])
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", type=Path, help="the run's directory (train.log, decode/)")
+    p.add_argument("out", type=Path, help="the result file to write")
+    args = p.parse_args(argv)
+    run, out = args.run, args.out
     result = st_result(run)
     if not any(m in result for m in MODALITIES):
         print(f"error: {run / 'decode'} holds no scores-test_st-*.json", file=sys.stderr)
