@@ -25,8 +25,8 @@ def bootstrap(refs: list[str], units: list[str], runs: dict,
     language, sharing the English reference) are drawn together, and the same draw scores
     every term; a term's BLEU is the mean over its seeds' corpus BLEU, on the seeds whose
     translations every term has (``runs``: (task, variant) -> {seed: result}, results as
-    examples/ablation/results.py writes them). ``p`` is the share of draws in which the sum is not positive (< 0.05: it
-    is; > 0.95: it is negative)."""
+    examples/ablation/results.py writes them). ``p`` is the share of draws in which the
+    sum is not positive (< 0.05: it is; > 0.95: it is negative)."""
     from sacrebleu.metrics import BLEU
 
     bleu = BLEU()
