@@ -90,6 +90,11 @@ def test_recipe_runs_every_stage_and_resumes(tiny_corpus, tmp_path):
         other_exp = [value if i and base[i - 1] == option else a for i, a in enumerate(base)]
         refused = _run(*other_exp, "--stage", "6")
         assert refused.returncode == 2 and "error:" in refused.stderr, (option, refused.stderr)
+    # the pre-training experiment may move: its runs are still the same recipe's
+    exp.rename(tmp_path / "exp_moved")
+    moved = [str(tmp_path / "exp_moved") if a == str(exp) else a for a in base]
+    resumed = _run(*moved, "--stage", "6", "--stop-stage", "6")
+    assert resumed.returncode == 0 and "st: variant" not in resumed.stdout, resumed.stderr[-3000:]
 
 
 def test_report_takes_each_task_whole_from_one_experiment(tmp_path):

@@ -77,7 +77,7 @@ if [ -n "$pre_exp" ]; then
   # probes measure those languages); its own runs stamped it
   pexp=$(cd "$pre_exp" 2> /dev/null && pwd) || {
     echo "error: --pretrain-exp $pre_exp does not exist: run stages 3-4 there first" >&2; exit 2; }
-  recipe="$recipe pretrain-exp $pexp"
+  recipe="$recipe pretrain-exp"  # not its path: experiment directories may move
   pre_recipe="ablation-v1 pre $pre_updates seed $pre_seed "
   pre_ft=$(sed -n 's/.* ft \([^ ]*\).*/\1/p' "$pexp/.recipe" 2> /dev/null || true)
   if [ "$(head -c ${#pre_recipe} "$pexp/.recipe" 2> /dev/null)" != "$pre_recipe" ] \
