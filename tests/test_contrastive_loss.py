@@ -22,7 +22,8 @@ def _speech_output(model, lengths, masked):
         mask[i, frames] = True
     frame = torch.arange(b * t).view(b, t)
     quantized = F.one_hot(frame, model.cfg.codebook_dim).float().masked_fill(pad[..., None], 0)
-    q = MSLAMQuantized(quantized, frame.masked_fill(pad, -1), torch.tensor(1.0),
+    q = MSLAMQuantized(quantized, frame.masked_fill(pad, -1), frame.masked_fill(pad, -1),
+                       torch.tensor(1.0),
                        torch.tensor(500.0), model.cfg.codebook_size, 2.0)
     d = model.cfg.encoder_embed_dim
     return MSLAMSpeechOutput(None, pad, mask, torch.randn(b, t, d), None, q)
@@ -124,7 +125,13 @@ def test_contrastive_loss_is_the_wav2vec2_infonce_on_a_hand_made_case(task, temp
     q_proj = torch.diag(torch.tensor([1.0, 2.0, 0.5]))
     model = types.SimpleNamespace(contrastive_proj=lambda x: x @ c_proj.T,
                                   quantized_proj=lambda y: y @ q_proj.T)
-    q = types.SimpleNamespace(quantized=quantized, num_codes=8, prob_perplexity=torch.tensor(6.0))
+    # the code of each target vector: equal vectors, equal codes (as the hard Gumbel codes)
+    vectors = sorted({tuple(y.tolist()) for y in target.values()})
+    sample_ids = torch.full((b, t), -1, dtype=torch.long)
+    for (i, f), y in target.items():
+        sample_ids[i, f] = vectors.index(tuple(y.tolist()))
+    q = types.SimpleNamespace(quantized=quantized, sample_ids=sample_ids, num_codes=8,
+                              prob_perplexity=torch.tensor(6.0))
     speech = types.SimpleNamespace(mask=mask, contrastive=contrastive, quantized=q)
     # rows in mask order; negatives as indices into the utterance's masked frames
     rows = [((0, 1), [1, 2, 1]), ((0, 2), [0, 2, 2]), ((0, 4), [0, 1, 1]),
@@ -140,17 +147,20 @@ def test_contrastive_loss_is_the_wav2vec2_infonce_on_a_hand_made_case(task, temp
 
     proj_c = {k: c_proj.double().numpy() @ c.double().numpy() for k, c in context.items()}
     proj_q = {k: q_proj.double().numpy() @ y.double().numpy() for k, y in target.items()}
-    losses, correct, degenerate = [], 0, 0
+    losses, correct, degenerate, chance = [], 0, 0, 0.0
     for (i, f), negatives in rows:
         positive = proj_q[i, f]
         s_pos = cos(proj_c[i, f], positive) / temperature
-        s_neg = [cos(proj_c[i, f], proj_q[i, masked[i][k]]) / temperature for k in negatives
-                 if not np.array_equal(proj_q[i, masked[i][k]], positive)]
+        rivals = [masked[i][k] for k in negatives
+                  if not np.array_equal(proj_q[i, masked[i][k]], positive)]
+        s_neg = [cos(proj_c[i, f], proj_q[i, r]) / temperature for r in rivals]
         losses.append(-(s_pos - np.logaddexp.reduce([s_pos, *s_neg])))
         if not s_neg:
             degenerate += 1
-        elif s_pos > max(s_neg):
-            correct += 1
+        else:
+            correct += s_pos > max(s_neg)
+            # chance: the positive against the distinct rival targets
+            chance += 1 / (1 + len({tuple(proj_q[i, r]) for r in rivals}))
     # the case exercises what it means to: a partly excluded row, a degenerate pair, a
     # misranked positive
     assert len(s_neg) == 3 and degenerate == 2 and 0 < correct < len(rows) - degenerate
@@ -158,4 +168,7 @@ def test_contrastive_loss_is_the_wav2vec2_infonce_on_a_hand_made_case(task, temp
     assert out["stats"]["correct_w2v_contrastive"].item() == correct
     assert out["stats"]["count_w2v_contrastive"].item() == len(rows) - degenerate
     assert out["stats"]["degenerate_w2v_contrastive"].item() == degenerate
+    # rows (0, 1) and (0, 4) draw one rival code twice: 1 / 2, not 1 / 3
+    assert out["stats"]["chance_w2v_contrastive"].item() == pytest.approx(chance)
+    assert chance > (len(rows) - degenerate) / (1 + 3)  # not 1 / (1 + K) a row
     assert float(out["diversity"]) == pytest.approx((8 - 6.0) / 8)

@@ -236,6 +236,9 @@ def test_codebook_collapse_is_logged_and_warned(task, caplog):
     _, _, log = criterion(model, _sample(task))
     healthy = _reduced([log])
     assert healthy["degenerate_w2v_contrastive"] < 0.05 and "acc_w2v_contrastive" in healthy
+    # each accuracy has its chance level on the same rows beside it
+    assert 1 / 101 <= healthy["chance_w2v_contrastive"] <= 1.0
+    assert 0.0 < healthy["chance_w2v_mlm"] <= 1.0
     assert "codebook collapse" not in caplog.text
     _collapse(model)
     _, _, log = criterion(model, _sample(task))
@@ -252,3 +255,19 @@ def test_codebook_collapse_is_logged_and_warned(task, caplog):
     criterion.batches_since_warning = criterion.cfg.codebook_warn_interval
     criterion(model, _sample(task))  # validation batches do not warn
     assert caplog.text.count("codebook collapse") == 1
+
+
+def test_distinct_rivals_counts_codes_other_than_the_positives():
+    from mslam_plugin.criterions.mslam_pretraining import distinct_rivals
+
+    neg = torch.tensor([[3, 3, 5, 7], [2, 2, 2, 2], [4, 1, 4, 9], [0, 0, 6, 6]])
+    own = torch.tensor([5, 2, 9, 1])
+    assert distinct_rivals(neg, neg == own[:, None]).tolist() == [2, 0, 2, 2]
+
+
+def test_masked_prediction_chance_is_the_most_frequent_target_rate(task):
+    criterion = _criterion(task)
+    out = {"losses": {}, "stats": {}, "log": {}}
+    target = torch.tensor([4, 4, 4, 1, 2, 4, 1, 0])
+    criterion._cross_entropy("w2v_mlm", torch.randn(8, 6), target, out)
+    assert out["stats"]["chance_w2v_mlm"].item() == 4 and out["log"]["count_w2v_mlm"] == 8

@@ -34,10 +34,11 @@ from ..modules.masking import BatchMasker
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("w2v_contrastive", "w2v_mlm", "text_mlm", "tlm_text", "tlm_speech", "ctc")
 QUANTIZER_KEYS = ("code_perplexity", "prob_perplexity", "quantizer_temp", "code_usage",
-                  "loss_w2v_diversity")
+                  "loss_w2v_diversity", "frontend_l2")
 # Every step logs the same keys (zeros for what it lacks): fairseq sums logging outputs
 # across ranks and micro-batches by the keys of the first one.
-LOG_KEYS = tuple(f"{p}_{o}" for o in OBJECTIVES for p in ("loss", "n", "correct", "count")) \
+LOG_KEYS = tuple(f"{p}_{o}" for o in OBJECTIVES
+                 for p in ("loss", "n", "correct", "count", "chance")) \
     + QUANTIZER_KEYS + ("n_quantizer", "nonfinite_skipped", "degenerate_w2v_contrastive")
 
 
@@ -46,6 +47,7 @@ class MSLAMPretrainingCriterionConfig(FairseqDataclass):
     w2v_contrastive_weight: float = field(default=1.0, metadata={"help": "w2v-BERT contrastive loss"})
     w2v_mlm_weight: float = field(default=1.0, metadata={"help": "w2v-BERT masked code prediction"})
     w2v_diversity_weight: float = field(default=0.1, metadata={"help": "codebook diversity (wav2vec 2.0: 0.1)"})
+    w2v_feature_penalty_weight: float = field(default=0.0, metadata={"help": "L2 penalty on the conv front-end's output before its norm, the mean square over valid frames (wav2vec 2.0: 10); logged as frontend_l2"})
     text_mlm_weight: float = field(default=1.0, metadata={"help": "text span MLM"})
     tlm_text_weight: float = field(default=1.0, metadata={"help": "TLM, text half"})
     tlm_speech_weight: float = field(default=1.0, metadata={"help": "TLM, speech half"})
@@ -71,6 +73,14 @@ def span_start_prob(rate: float, span: int) -> float:
     return 1.0 - (1.0 - rate) ** (1.0 / span)
 
 
+def distinct_rivals(neg_codes: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """Per row of ``neg_codes`` (n, K) (code ids of a row's negatives), the number of
+    distinct codes among those not marked ``same`` (the positive's own code): (n,)."""
+    codes = neg_codes.masked_fill(same, -1).sort(-1).values
+    changes = (codes[:, 1:] != codes[:, :-1]).sum(-1)
+    return changes + 1 - codes[:, 0].eq(-1).long()  # -1 is no rival
+
+
 @register_criterion("mslam_pretraining", dataclass=MSLAMPretrainingCriterionConfig)
 class MSLAMPretrainingCriterion(FairseqCriterion):
     def __init__(self, cfg: MSLAMPretrainingCriterionConfig, task):
@@ -91,8 +101,12 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
                            text_mean_span=cfg.text_mean_span_length)
 
     def _cross_entropy(self, name, logits, target, out):
+        """The term's loss and accuracy, and ``chance_<name>``: how many of the targets
+        the batch's most frequent target is (a constant prediction's accuracy, the
+        baseline of a masked-code or masked-character accuracy)."""
         out["losses"][name] = F.cross_entropy(logits.float(), target)
         out["stats"][f"correct_{name}"] = (logits.argmax(-1) == target).sum()
+        out["stats"][f"chance_{name}"] = torch.bincount(target).max().float()
         out["log"][f"count_{name}"] = int(target.numel())
 
     def _contrastive(self, model, speech, rng, out):
@@ -102,10 +116,17 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         utterance. An utterance with one masked frame has no possible negative: its row
         is left out (the masking gives any utterance of 2+ frames 2+ masked frames).
 
-        A negative with the positive's own code is no distractor and is set to -inf; a
-        row whose negatives all are (every one, at codebook collapse) is degenerate: its
-        loss is 0 and its argmax trivially right, so accuracy counts only the other rows
-        and ``degenerate_w2v_contrastive`` counts these."""
+        A negative with the positive's own code (``sample_ids``: the code each quantized
+        vector is) is no distractor and is set to -inf; a row whose negatives all are
+        (every one, at codebook collapse) is degenerate: its loss is 0 and its argmax
+        trivially right, so accuracy counts only the other rows and
+        ``degenerate_w2v_contrastive`` counts these.
+
+        Negatives that share a code share a target vector, so a row's real candidates are
+        its positive and the *distinct* rival codes among its negatives, not 1 +
+        ``num_negatives``: a scorer that knows nothing picks the positive with probability
+        1 / (1 + distinct rivals). ``chance_w2v_contrastive`` sums that over the counted
+        rows, so its mean is the accuracy of chance on the same rows."""
         q, mask = speech.quantized, speech.mask
         out["diversity"] = (q.num_codes - q.prob_perplexity) / q.num_codes
         # rows follow mask.nonzero order: each utterance's masked frames are contiguous
@@ -126,14 +147,17 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         rows = torch.from_numpy(rows).to(y.device)
         targets = torch.cat([y[rows][:, None], y[neg]], dim=1)                    # (n, 1+K, C)
         logits = F.cosine_similarity(x[rows][:, None], targets, dim=-1) / self.cfg.logit_temp
-        same = (targets[:, 1:] == targets[:, :1]).all(-1)
+        codes = q.sample_ids[mask]                                                # (N,)
+        neg_codes = codes[neg]                                                    # (n, K)
+        same = neg_codes == codes[rows][:, None]
         logits[:, 1:] = logits[:, 1:].masked_fill(same, float("-inf"))
         out["losses"]["w2v_contrastive"] = F.cross_entropy(logits, torch.zeros_like(rows))
         informative = ~same.all(-1)
         out["stats"].update(
             correct_w2v_contrastive=(informative & logits.argmax(-1).eq(0)).sum(),
             count_w2v_contrastive=informative.sum(),
-            degenerate_w2v_contrastive=(~informative).sum())
+            degenerate_w2v_contrastive=(~informative).sum(),
+            chance_w2v_contrastive=(informative / (1.0 + distinct_rivals(neg_codes, same))).sum())
 
     def _speech(self, model, batch, masker, out):
         prob = self.task.cfg.speech_mask_prob
@@ -144,12 +168,13 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         if self.weights["w2v_mlm"]:
             self._cross_entropy("w2v_mlm", model.code_head(speech.context[speech.mask]),
                                 speech.quantized.code_ids[speech.mask], out)
+        out["feature_penalty"] = speech.frontend_l2
         q = speech.quantized
         codes = q.code_ids[~speech.padding_mask]
         used = torch.bincount(codes, minlength=q.num_codes).gt(0).sum() / q.num_codes
         out["codebook"] = (q.num_codes, codes.numel())
         out["stats"].update(code_perplexity=q.code_perplexity, prob_perplexity=q.prob_perplexity,
-                            code_usage=used)
+                            code_usage=used, frontend_l2=speech.frontend_l2)
         out["log"].update(n_quantizer=1, quantizer_temp=float(q.temperature))
 
     def _text(self, model, batch, masker, out):
@@ -185,7 +210,8 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         forward (so DistributedDataParallel sees every parameter a step uses). A batch
         with a non-finite loss, or with no objective at all, gets a zero loss over every
         parameter instead, built here too: every rank still runs the same backward."""
-        out = {"losses": {}, "stats": {}, "log": {}, "diversity": None, "codebook": None}
+        out = {"losses": {}, "stats": {}, "log": {}, "diversity": None, "codebook": None,
+               "feature_penalty": None}
         masker = self._masker(sample["batch_seed"])
         w = self.weights
         if "speech" in sample and (w["w2v_contrastive"] or w["w2v_mlm"]):
@@ -200,6 +226,8 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
         if out["diversity"] is not None:
             loss = loss + self.cfg.w2v_diversity_weight * out["diversity"]
             out["stats"]["loss_w2v_diversity"] = out["diversity"]
+        if out["feature_penalty"] is not None and self.cfg.w2v_feature_penalty_weight:
+            loss = loss + self.cfg.w2v_feature_penalty_weight * out["feature_penalty"]
         for name, value in out["losses"].items():
             out["stats"][f"loss_{name}"] = value
             out["log"][f"n_{name}"] = 1
@@ -228,7 +256,8 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
                 self._watch_codebook(stats, *out["codebook"])
         logged_loss = 0.0 if skipped or empty else (
             sum(self.weights[k] * stats[f"loss_{k}"] for k in out["losses"])
-            + self.cfg.w2v_diversity_weight * stats.get("loss_w2v_diversity", 0.0))
+            + self.cfg.w2v_diversity_weight * stats.get("loss_w2v_diversity", 0.0)
+            + self.cfg.w2v_feature_penalty_weight * stats.get("frontend_l2", 0.0))
         # a batch without a finite loss is counted, never averaged into the loss as 0
         log.update(loss=logged_loss, sample_size=int(not (skipped or empty)),
                    nsentences=sample.get("nsentences", 0), ntokens=sample.get("ntokens", 0),
@@ -270,6 +299,9 @@ class MSLAMPretrainingCriterion(FairseqCriterion):
             count = total(f"count_{name}")
             if count:
                 metrics.log_scalar(f"acc_{name}", total(f"correct_{name}") / count, count, round=4)
+                # the same rows' accuracy without information (see _contrastive, _cross_entropy)
+                metrics.log_scalar(f"chance_{name}", total(f"chance_{name}") / count, count,
+                                   round=4)
         # share of contrastive rows whose negatives all share the positive's code: 1.0 at
         # codebook collapse, when acc_w2v_contrastive has no row left to count
         rows = total("count_w2v_contrastive") + total("degenerate_w2v_contrastive")

@@ -16,10 +16,10 @@ For embeddings rather than training::
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 import torch
-from fairseq.modules import LayerNorm
+from fairseq.modules import GradMultiply, LayerNorm
 from torch import nn
 
 from ..modules.conformer import MSLAMConformerStack
@@ -33,6 +33,15 @@ ENCODER_PARTS = ("frontend.", "feature_norm.", "speech_encoder.", "multimodal_en
                  "text_embedding.")
 MASK_EMBEDDING = "mask_embedding"
 SpeechMask = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor], None]
+
+
+class SpeechFeatures(NamedTuple):
+    """The front-end's output (:meth:`MSLAMEncoder.speech_features`)."""
+
+    targets: torch.Tensor       # (B, T', D) or (B, T', 2F): what the quantizer sees
+    x: torch.Tensor             # (B, T', D) the speech encoder's input, before masking
+    padding_mask: torch.Tensor  # (B, T') True at padding
+    frontend_l2: torch.Tensor   # scalar: mean square of the front-end output before its norm
 
 
 class MSLAMEncoder(nn.Module):
@@ -57,6 +66,7 @@ class MSLAMEncoder(nn.Module):
         # projection the Gumbel logits start near zero and the hard codes collapse
         self.feature_norm = nn.Identity() if cfg.speech_no_feature_norm else LayerNorm(d)
         self.feature_dropout = nn.Dropout(cfg.speech_feature_dropout)
+        self.feature_grad_mult = getattr(cfg, "speech_feature_grad_mult", 1.0)
         if masking:
             self.mask_embedding = nn.Parameter(torch.empty(d).uniform_())
         self.speech_encoder = MSLAMConformerStack(cfg.speech_encoder_layers, **block_args(cfg))
@@ -71,25 +81,35 @@ class MSLAMEncoder(nn.Module):
     def embed_dim(self) -> int:
         return self.text_embedding.embed.embedding_dim
 
-    def speech_features(self, fbank: torch.Tensor, fbank_padding_mask: torch.Tensor):
+    def speech_features(self, fbank: torch.Tensor, fbank_padding_mask: torch.Tensor
+                        ) -> SpeechFeatures:
         """Front-end: ``fbank`` (B, T, F) -> the quantizer's input (B, T', D, or 2F with
-        ``speech_quantizer_input=stacked``), the encoder input (B, T', D) and the
-        subsampled padding mask (B, T')."""
+        ``speech_quantizer_input=stacked``), the encoder input (B, T', D), the subsampled
+        padding mask (B, T') and the mean square of the front-end output before its norm
+        (wav2vec 2.0's feature penalty). ``speech_feature_grad_mult`` scales the gradient
+        that reaches the conv front-end (wav2vec 2.0's ``feature_grad_mult``)."""
         if self.stacked_targets:
             targets, padding_mask = self.frontend.stack_and_norm(fbank, fbank_padding_mask)
-            x = self.feature_norm(self.frontend.proj(targets))
+            raw = self.frontend.proj(targets)
+            x = self.feature_norm(raw)
         else:
-            x, padding_mask = self.frontend(fbank, fbank_padding_mask)
-            x = targets = self.feature_norm(x)
-        return targets, self.feature_dropout(x), padding_mask
+            raw, padding_mask = self.frontend(fbank, fbank_padding_mask)
+            if self.feature_grad_mult != 1.0:
+                raw = GradMultiply.apply(raw, self.feature_grad_mult)
+            x = targets = self.feature_norm(raw)
+        l2 = raw.float().pow(2).mean(-1).masked_fill(padding_mask, 0.0).sum() \
+            / (~padding_mask).sum().clamp(min=1)
+        return SpeechFeatures(targets, self.feature_dropout(x), padding_mask, l2)
 
     def speech_stack(self, fbank: torch.Tensor, fbank_padding_mask: torch.Tensor,
-                     mask: SpeechMask = None):
+                     mask: SpeechMask = None) -> MSLAMSpeechOutput:
         """Front-end and speech encoder; masked frames get the mask embedding. ``mask``
         (B, T') marks subsampled frames, or is a function of the subsampled padding mask
-        giving one. Returns the quantizer input, the padding mask (B, T'), the mask
-        (B, T') or None and the speech-encoder output (B, T', D)."""
-        features, x, padding_mask = self.speech_features(fbank, fbank_padding_mask)
+        giving one. Returns the speech output without ``context``: the quantizer input,
+        the padding mask (B, T'), the mask (B, T') or None, the speech-encoder output
+        (B, T', D) and the front-end's mean square."""
+        f = self.speech_features(fbank, fbank_padding_mask)
+        x, padding_mask = f.x, f.padding_mask
         if callable(mask):
             mask = mask(padding_mask)
         if mask is not None:
@@ -98,17 +118,31 @@ class MSLAMEncoder(nn.Module):
             assert mask.shape == padding_mask.shape, (
                 f"mask must be (B, T') = {tuple(padding_mask.shape)}, got {tuple(mask.shape)}")
             x = torch.where(mask[..., None], self.mask_embedding.to(x.dtype), x)
-        return features, padding_mask, mask, self.speech_encoder(x, padding_mask)
+        return MSLAMSpeechOutput(f.targets, padding_mask, mask,
+                                 self.speech_encoder(x, padding_mask), None, None,
+                                 frontend_l2=f.frontend_l2)
 
     def encode_speech(self, fbank: torch.Tensor, fbank_padding_mask: torch.Tensor,
                       mask: SpeechMask = None) -> MSLAMSpeechOutput:
         """``fbank`` (B, T, F), ``fbank_padding_mask`` (B, T) True at padding -> speech-
         encoder (``contrastive``) and multimodal-encoder (``context``) output, (B, T', D)
         each, T' = T / 4; ``quantized`` is None (the quantizer is pre-training's)."""
-        features, padding_mask, mask, contrastive = self.speech_stack(
-            fbank, fbank_padding_mask, mask)
-        context = self.multimodal_encoder(contrastive, padding_mask)
-        return MSLAMSpeechOutput(features, padding_mask, mask, contrastive, context, None)
+        out = self.speech_stack(fbank, fbank_padding_mask, mask)
+        out.context = self.multimodal_encoder(out.contrastive, out.padding_mask)
+        return out
+
+    def speech_layer_outputs(self, fbank: torch.Tensor, fbank_padding_mask: torch.Tensor
+                             ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Unmasked speech through the whole encoder, keeping every depth: the front-end
+        output (after the feature norm), then each speech-encoder and each multimodal
+        layer's output, (B, T', D) each (1 + N + M of them), and the padding mask
+        (B, T'). For representation probes (:mod:`mslam_plugin.scoring.ctc_probe`)."""
+        f = self.speech_features(fbank, fbank_padding_mask)
+        x, padding_mask = f.x, f.padding_mask
+        speech = self.speech_encoder.layer_outputs(x, padding_mask)
+        multimodal = self.multimodal_encoder.layer_outputs(speech[-1] if speech else x,
+                                                           padding_mask)
+        return [x, *speech, *multimodal], padding_mask
 
     def encode_text(self, tokens: torch.Tensor) -> MSLAMTextOutput:
         """``tokens`` (B, U) character ids right-padded with the dictionary's pad ->
@@ -121,12 +155,11 @@ class MSLAMEncoder(nn.Module):
         """Speech (B, T, F) + transcript (B, U) (TLM / CTC): the speech-encoder output and
         the text embeddings, packed per item along time, share one multimodal-encoder
         pass; each half comes back in its own (B, T', D) / (B, U, D) layout."""
-        features, padding_mask, mask, contrastive = self.speech_stack(
-            fbank, fbank_padding_mask, mask)
+        speech = self.speech_stack(fbank, fbank_padding_mask, mask)
         text, text_padding_mask = self.text_embedding(tokens)
-        packed = pack_pair(contrastive, padding_mask, text, text_padding_mask)
-        speech_ctx, text_ctx = packed.split(self.multimodal_encoder(packed.x, packed.padding_mask))
-        speech = MSLAMSpeechOutput(features, padding_mask, mask, contrastive, speech_ctx, None)
+        packed = pack_pair(speech.contrastive, speech.padding_mask, text, text_padding_mask)
+        speech.context, text_ctx = packed.split(
+            self.multimodal_encoder(packed.x, packed.padding_mask))
         return MSLAMPairedOutput(speech, MSLAMTextOutput(text_ctx, text_padding_mask))
 
     def load_encoder_state(self, state: dict, source: str) -> int:

@@ -69,14 +69,16 @@ class MSLAMModel(MSLAMEncoder, BaseFairseqModel):
         quantized vectors (contrastive targets) stay the Gumbel sample, as in wav2vec 2.0."""
         valid = ~padding_mask
         frames = features[valid]
-        out = self.quantizer(frames[None])
+        out = self.quantizer(frames[None], produce_targets=True)
         quantized = features.new_zeros(*features.shape[:2], self.cfg.codebook_dim)
         quantized[valid] = out["x"][0].to(quantized.dtype)
         with torch.no_grad():  # the quantizer's projection again, on the same frames
             logits = self.quantizer.weight_proj(frames)
         code_ids = torch.full(features.shape[:2], -1, dtype=torch.long, device=features.device)
         code_ids[valid] = logits.view(len(frames), self.quantizer.groups, -1).argmax(-1)[:, 0]
-        return MSLAMQuantized(quantized, code_ids, out["code_perplexity"],
+        sample_ids = torch.full_like(code_ids, -1)
+        sample_ids[valid] = out["targets"][0, :, 0]
+        return MSLAMQuantized(quantized, code_ids, sample_ids, out["code_perplexity"],
                               out["prob_perplexity"], out["num_vars"], out["temp"])
 
     def forward_speech(self, fbank, fbank_padding_mask, mask=None, quantize=True

@@ -12,7 +12,10 @@ class MSLAMQuantized:
     """w2v-BERT quantizer output for the valid frames of a batch."""
 
     quantized: torch.Tensor        # (B, T, code_dim); zeros at padding
-    code_ids: torch.Tensor         # (B, T) long; -1 at padding
+    code_ids: torch.Tensor         # (B, T) long; -1 at padding: argmax of the clean logits
+                                   # (the masked-prediction targets)
+    sample_ids: torch.Tensor       # (B, T) long; -1 at padding: the code each ``quantized``
+                                   # vector is (the Gumbel sample in training)
     code_perplexity: torch.Tensor  # scalar: perplexity of the hard code choices
     prob_perplexity: torch.Tensor  # scalar: perplexity of the mean soft assignment
     num_codes: int
@@ -28,8 +31,10 @@ class MSLAMSpeechOutput:
     padding_mask: torch.Tensor      # (B, T) True at padding
     mask: torch.Tensor | None       # (B, T) True at masked frames (None: nothing masked)
     contrastive: torch.Tensor       # (B, T, D) speech-encoder output ("contrastive vectors")
-    context: torch.Tensor           # (B, T, D) multimodal-encoder output ("context vectors")
+    context: torch.Tensor | None    # (B, T, D) multimodal-encoder output ("context vectors")
     quantized: MSLAMQuantized | None
+    frontend_l2: torch.Tensor | None = None  # scalar: the front-end output's mean square
+                                             # before its norm (wav2vec 2.0's feature penalty)
 
 
 @dataclass

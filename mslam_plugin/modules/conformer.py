@@ -144,12 +144,21 @@ class MSLAMConformerStack(nn.Module):
         self.checkpoint_activations = checkpoint_activations
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        outputs = self.layer_outputs(x, padding_mask)
+        return outputs[-1] if outputs else x
+
+    def layer_outputs(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None
+                      ) -> list[torch.Tensor]:
+        """Every block's output, (B, T, D) each, first block first (representation
+        probes read them; :meth:`forward` returns the last)."""
         if padding_mask is not None and not padding_mask.any():
             padding_mask = None  # lets attention and group norm take their fused paths
         rotary = self.layers[0].attn.rotary_tables(x) if len(self.layers) else None
+        outputs = []
         for layer in self.layers:
             if self.checkpoint_activations and self.training and torch.is_grad_enabled():
                 x = checkpoint(layer, x, padding_mask, rotary, use_reentrant=False)
             else:
                 x = layer(x, padding_mask, rotary)
-        return x
+            outputs.append(x)
+        return outputs

@@ -113,10 +113,11 @@ class EncoderSensitivityMixin:
 
 def sensitivity_log(x, padding_mask) -> dict:
     """Logging-output entries for encoder output ``x`` (B, T, D) with ``padding_mask``
-    (B, T); the pooled cosine counts only for batches of two or more utterances."""
+    (B, T); both figures count only for batches of two or more utterances (one alone has
+    no mean frame of the data to be centred on, nor a pair to compare)."""
     s = input_sensitivity(x, padding_mask)
     many = int(x.size(0) > 1)
-    return {"enc_variation": s.variation, "n_enc_variation": 1,
+    return {"enc_variation": s.variation * many, "n_enc_variation": many,
             "enc_pooled_cos": s.pooled_cos * many, "n_enc_pooled_cos": many}
 
 
