@@ -56,11 +56,12 @@ SCHEMES = [dict(), dict(pos_scheme="shaw"), dict(speech_frontend="stack", conv_n
                                                  conv_kernel_size=31),
            dict(speech_frontend="stack", conv_norm="layer", conv_kernel_size=31,
                 conv_no_bias=True, conv_causal=True, pos_scheme="shaw",
-                speech_no_feature_norm=True, speech_quantizer_input="stacked")]
+                speech_no_feature_norm=True, speech_quantizer_input="stacked"),
+           dict(speech_quantizer_input="fbank")]
 
 
 @pytest.mark.parametrize("overrides", SCHEMES,
-                         ids=["rotary-conv-group", "shaw", "stack-layer-k31", "w2vbert2-options"])
+                         ids=["rotary-conv-group", "shaw", "stack-layer-k31", "w2vbert2-options", "fbank-targets"])
 def test_speech_padding_invariance(overrides):
     model = build(**overrides)
     fbank, pad = _speech_batch([97, 130, 61])
@@ -142,8 +143,8 @@ def test_bad_config_messages():
         build(conv_norm_groups=7)
     with pytest.raises(ValueError, match="`conv_kernel_size` must be odd"):
         build(conv_kernel_size=4)
-    with pytest.raises(ValueError, match="`speech_quantizer_input` must be 'features' with the "
-                                         "conv front-end, but is 'stacked' instead."):
+    with pytest.raises(ValueError, match="`speech_quantizer_input` must be 'features' or 'fbank' "
+                                         "with the conv front-end, but is 'stacked' instead."):
         build(speech_quantizer_input="stacked")
 
 
@@ -160,3 +161,21 @@ def test_bf16_autocast_forward_backward_is_finite():
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_fbank_quantizer_input_is_the_stacked_filterbanks_whatever_the_front_end():
+    model = build(speech_quantizer_input="fbank")
+    fbank = torch.randn(2, 37, 80)
+    pad = torch.zeros(2, 37, dtype=torch.bool)
+    pad[1, 30:] = True
+    before = model.speech_features(fbank, pad)
+    with torch.no_grad():
+        model.frontend.proj.weight.mul_(3.0)
+    after = model.speech_features(fbank, pad)
+    assert before.targets.shape == (2, 10, 320) and before.padding_mask.shape == (2, 10)
+    assert torch.equal(before.targets, after.targets)
+    assert not torch.allclose(before.x, after.x)
+    # frame 2 of utterance 0 is filterbank frames 8-11, normalised over its 320 values
+    frame = fbank[0, 8:12].reshape(-1)
+    assert torch.allclose(before.targets[0, 2], (frame - frame.mean()) / frame.std(unbiased=False),
+                          atol=1e-4)

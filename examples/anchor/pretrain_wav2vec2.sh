@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The anchor: fairseq's own wav2vec 2.0 (Baevski et al., 2020), pre-trained on the same
 # audio as mSLAM at a size matched to mslam_tiny (6 Transformer layers of 192 dims, FFN
-# 768, 4 heads: 2.9M parameters in the context network and its heads against
-# mslam_tiny's 3.0M speech path; a 7-layer 128-channel CNN on the waveform), with wav2vec
+# 768, 4 heads, a 7-layer 128-channel CNN on the waveform: 3,373,248 parameters against
+# the 3,370,048 of mslam_tiny's speech path, front-end to quantizer and heads), with wav2vec
 # 2.0 base's own objective and schedule shape: contrastive loss over 100 distractors,
 # 2 x 320 Gumbel codes, diversity weight 0.1, L2 feature penalty 10, feature gradient x0.1,
 # mask probability 0.65 over spans of 10 frames (20 ms), Adam (0.9, 0.98) at 5e-4 with

@@ -33,7 +33,7 @@ class MSLAMConfig(FairseqDataclass):
     speech_no_feature_norm: bool = field(default=False, metadata={"help": "no LayerNorm on the front-end output (w2v-BERT 2.0: its stack front-end normalises before the projection)"})
     speech_feature_dropout: float = field(default=0.0, metadata={"help": "dropout on the front-end output (w2v-BERT 2.0's feature-projection dropout)"})
     speech_feature_grad_mult: float = field(default=1.0, metadata={"help": "scale of the gradient that reaches the conv front-end (wav2vec 2.0's feature_grad_mult: 0.1 in pre-training)"})
-    speech_quantizer_input: ChoiceEnum(["features", "stacked"]) = field(default="features", metadata={"help": "what the w2v-BERT quantizer sees: the D-dim front-end output, or (stack front-end) the normalised stacked filterbanks, as w2v-BERT 2.0"})
+    speech_quantizer_input: ChoiceEnum(["features", "stacked", "fbank"]) = field(default="features", metadata={"help": "what the w2v-BERT quantizer sees: the D-dim front-end output (mSLAM, w2v-BERT); with the stack front-end the normalised stacked filterbanks (w2v-BERT 2.0); with the conv front-end 4 stacked filterbank frames, normalised without parameters (fbank: targets the front-end cannot move; docs/pretraining.md)"})
     speech_conv_channels: int = field(default=128, metadata={"help": "channels of the conv front-end (unconfirmed)"})
     input_feat_per_channel: int = field(default=80, metadata={"help": "fbank bins"})
     input_channels: int = field(default=1, metadata={"help": "audio channels (speech_to_text sets it)"})

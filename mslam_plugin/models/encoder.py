@@ -24,7 +24,7 @@ from torch import nn
 
 from ..modules.conformer import MSLAMConformerStack
 from ..modules.packing import pack_pair
-from ..modules.speech_frontend import MSLAMConvSubsampler, MSLAMFrameStacker
+from ..modules.speech_frontend import MSLAMConvSubsampler, MSLAMFrameStacker, stack_frames
 from ..modules.text_embedding import MSLAMTextEmbedding
 from .outputs import MSLAMEmbedding, MSLAMPairedOutput, MSLAMSpeechOutput, MSLAMTextOutput
 
@@ -53,15 +53,23 @@ class MSLAMEncoder(nn.Module):
     def __init__(self, cfg, vocab_size: int, padding_idx: int, masking: bool = False):
         super().__init__()
         d = cfg.encoder_embed_dim
+        quantizer_input = cfg.speech_quantizer_input
         if cfg.speech_frontend == "conv":
-            if cfg.speech_quantizer_input == "stacked":
-                raise ValueError("`speech_quantizer_input` must be 'features' with the conv "
-                                 "front-end, but is 'stacked' instead.")
+            if quantizer_input == "stacked":
+                raise ValueError("`speech_quantizer_input` must be 'features' or 'fbank' with "
+                                 "the conv front-end, but is 'stacked' instead.")
             self.frontend = MSLAMConvSubsampler(cfg.input_feat_per_channel,
                                                 cfg.speech_conv_channels, d)
         else:
+            if quantizer_input == "fbank":
+                raise ValueError("`speech_quantizer_input` must be 'features' or 'stacked' "
+                                 "with the stack front-end, but is 'fbank' instead.")
             self.frontend = MSLAMFrameStacker(cfg.input_feat_per_channel, 2, d)
-        self.stacked_targets = cfg.speech_quantizer_input == "stacked"
+        self.stacked_targets = quantizer_input == "stacked"
+        # the filterbanks the conv front-end subsamples, 4 frames side by side, normalised
+        # without learned parameters: targets that the front-end cannot move
+        self.fbank_targets = (LayerNorm(4 * cfg.input_feat_per_channel, elementwise_affine=False)
+                              if quantizer_input == "fbank" else None)
         # unit-scale features, as wav2vec 2.0 normalises its quantizer input: with the raw
         # projection the Gumbel logits start near zero and the hard codes collapse
         self.feature_norm = nn.Identity() if cfg.speech_no_feature_norm else LayerNorm(d)
@@ -83,8 +91,8 @@ class MSLAMEncoder(nn.Module):
 
     def speech_features(self, fbank: torch.Tensor, fbank_padding_mask: torch.Tensor
                         ) -> SpeechFeatures:
-        """Front-end: ``fbank`` (B, T, F) -> the quantizer's input (B, T', D, or 2F with
-        ``speech_quantizer_input=stacked``), the encoder input (B, T', D), the subsampled
+        """Front-end: ``fbank`` (B, T, F) -> the quantizer's input (B, T', D; 2F with
+        ``speech_quantizer_input=stacked``, 4F with ``fbank``), the encoder input (B, T', D), the subsampled
         padding mask (B, T') and the mean square of the front-end output before its norm
         (wav2vec 2.0's feature penalty). ``speech_feature_grad_mult`` scales the gradient
         that reaches the conv front-end (wav2vec 2.0's ``feature_grad_mult``)."""
@@ -97,6 +105,8 @@ class MSLAMEncoder(nn.Module):
             if self.feature_grad_mult != 1.0:
                 raw = GradMultiply.apply(raw, self.feature_grad_mult)
             x = targets = self.feature_norm(raw)
+            if self.fbank_targets is not None:
+                targets = self.fbank_targets(stack_frames(fbank, fbank_padding_mask, 4)[0])
         l2 = raw.float().pow(2).mean(-1).masked_fill(padding_mask, 0.0).sum() \
             / (~padding_mask).sum().clamp(min=1)
         return SpeechFeatures(targets, self.feature_dropout(x), padding_mask, l2)

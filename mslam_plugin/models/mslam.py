@@ -20,6 +20,13 @@ from .outputs import MSLAMPairedOutput, MSLAMQuantized, MSLAMSpeechOutput, MSLAM
 ENCODER_GROUP = ENCODER_PARTS + (MASK_EMBEDDING,)
 
 
+def quantizer_dim(cfg) -> int:
+    """What the quantizer sees (``speech_quantizer_input``): the front-end output (D), the
+    stack front-end's 2 normalised frames (2F) or 4 stacked filterbank frames (4F)."""
+    frames = {"stacked": 2, "fbank": 4}.get(cfg.speech_quantizer_input)
+    return frames * cfg.input_feat_per_channel if frames else cfg.encoder_embed_dim
+
+
 @register_model("mslam", dataclass=MSLAMConfig)
 class MSLAMModel(MSLAMEncoder, BaseFairseqModel):
     """Typed forward per input kind: :meth:`forward_speech`, :meth:`forward_text`,
@@ -31,7 +38,7 @@ class MSLAMModel(MSLAMEncoder, BaseFairseqModel):
         self.cfg = cfg
         d = cfg.encoder_embed_dim
         self.quantizer = GumbelVectorQuantizer(
-            dim=2 * cfg.input_feat_per_channel if self.stacked_targets else d,
+            dim=quantizer_dim(cfg),
             num_vars=cfg.codebook_size, temp=tuple(cfg.quantizer_temp), groups=1,
             combine_groups=False, vq_dim=cfg.codebook_dim, time_first=True)
         self.contrastive_proj = nn.Linear(d, cfg.contrastive_dim)

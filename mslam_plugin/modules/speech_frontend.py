@@ -25,6 +25,18 @@ def _mask_from_lengths(lengths: torch.Tensor, t: int) -> torch.Tensor:
     return torch.arange(t, device=lengths.device)[None, :] >= lengths[:, None]
 
 
+def stack_frames(fbank: torch.Tensor, padding_mask: torch.Tensor, stack: int):
+    """``stack`` consecutive frames of ``fbank`` (B, T, F) side by side, the tail and the
+    padding zero-filled: (B, T', F * stack) and the padding mask (B, T'), T' = ceil(T /
+    stack) (for stack 4, the frame count of :class:`MSLAMConvSubsampler`)."""
+    b, t, f = fbank.shape
+    x = fbank.masked_fill(padding_mask[..., None], 0.0)
+    pad = (-t) % stack
+    x = F.pad(x, (0, 0, 0, pad)).reshape(b, (t + pad) // stack, f * stack)
+    lengths = (_lengths(padding_mask) + stack - 1) // stack
+    return x, _mask_from_lengths(lengths, x.size(1))
+
+
 class MSLAMConvSubsampler(nn.Module):
     """Two Conv2d(kernel 3, stride 2, padding 1) + ReLU over (time, frequency), then
     Linear(channels * ceil(F/4), D). Padded frames are zeroed before each convolution so
@@ -69,12 +81,8 @@ class MSLAMFrameStacker(nn.Module):
     def stack_and_norm(self, fbank: torch.Tensor, padding_mask: torch.Tensor):
         """The normalised stacked frames (B, T', F * stack), what w2v-BERT 2.0's quantizer
         sees, and the padding mask (B, T') with T' = ceil(T / stack)."""
-        b, t, f = fbank.shape
-        x = fbank.masked_fill(padding_mask[..., None], 0.0)
-        pad = (-t) % self.stack
-        x = F.pad(x, (0, 0, 0, pad)).reshape(b, (t + pad) // self.stack, f * self.stack)
-        lengths = (_lengths(padding_mask) + self.stack - 1) // self.stack
-        return self.norm(x), _mask_from_lengths(lengths, x.size(1))
+        x, mask = stack_frames(fbank, padding_mask, self.stack)
+        return self.norm(x), mask
 
     def forward(self, fbank: torch.Tensor, padding_mask: torch.Tensor):
         x, mask = self.stack_and_norm(fbank, padding_mask)
