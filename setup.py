@@ -43,5 +43,6 @@ setup(
         "mslam-prepare-tiny = mslam_plugin.cli.prepare:main_tiny",
         "mslam-prepare-mt-text = mslam_plugin.cli.prepare:main_mt_text",
         "mslam-convert-w2vbert2 = mslam_plugin.cli.convert:main_w2vbert2",
+        "mslam-probe = mslam_plugin.cli.probe:main",
     ]},
 )

@@ -114,6 +114,15 @@ def recover_last(save_dir: str | os.PathLike, suffix: str = "") -> Path | None:
         "at a good copy")
 
 
+def checkpoint_updates(path: str | os.PathLike) -> int:
+    """The number of updates a fairseq checkpoint was saved at (0 when it records none)."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    history = state.get("optimizer_history") or [{}]
+    return int(history[-1].get("num_updates", 0))
+
+
 def _on_first_rank_then_wait(fn) -> None:
     """Run ``fn`` on rank 0 only (the ranks share the save directory), the others waiting
     at a barrier; an error on rank 0 stops that rank, and the job with it."""

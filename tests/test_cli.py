@@ -27,6 +27,7 @@ MODULE_COMMANDS = {
     "mslam_plugin.corpus.mc4": "mslam-prepare-mc4",
     "mslam_plugin.corpus.tiny.prepare": "mslam-prepare-tiny",
     "mslam_plugin.corpus.libreoffice_help": "mslam-prepare-mt-text",
+    "mslam_plugin.cli.probe": "mslam-probe",
 }
 # modules that may import argparse although they are not command lines
 ARGPARSE_ALLOWED = {"__init__.py",  # registers argparse.Namespace as safe to load

@@ -5,7 +5,6 @@ usage: python examples/pretraining/updates.py CHECKPOINT
 
 import sys
 
-import torch
+from mslam_plugin.checkpoints import checkpoint_updates
 
-state = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-print(int((state.get("optimizer_history") or [{}])[-1].get("num_updates", 0)))
+print(checkpoint_updates(sys.argv[1]))

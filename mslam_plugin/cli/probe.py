@@ -54,19 +54,13 @@ def main(argv=None) -> int:
     out = dataclasses.asdict(result)
     out.update(per_lang=args.per_lang, steps=args.steps, seed=args.seed)
     if args.checkpoint is not None:
+        from ..checkpoints import checkpoint_updates
+
         out["num_updates"] = checkpoint_updates(args.checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: out[k] for k in ("encoder", "best_layer", "test_cer", "dev_cer")}))
     return 0
-
-
-def checkpoint_updates(path: Path) -> int:
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    history = state.get("optimizer_history") or [{}]
-    return int(history[-1].get("num_updates", 0))
 
 
 if __name__ == "__main__":
