@@ -42,11 +42,8 @@ def main(argv=None) -> int:
         if not (args.data / name).is_file():
             p.error(f"{args.data / name}: not found (the probe reads the corpus's paired manifests)")
 
-    import torch
-
     from ..scoring.ctc_probe import load_extractor, probe
 
-    torch.set_grad_enabled(True)
     extract, name = load_extractor(None if args.fbank else args.checkpoint, args.random_init,
                                    args.seed)
     layers = [int(x) for x in args.layers.split(",") if x] or None
